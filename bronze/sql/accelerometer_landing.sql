@@ -1,0 +1,15 @@
+-- Every valid accelerometer reading of every landing file, typed, with lineage.
+-- `timestamp` is epoch milliseconds; older exports spell the key `timeStamp`.
+CREATE TABLE IF NOT EXISTS bronze.accelerometer_landing (
+  user STRING,
+  timestamp BIGINT,
+  x DOUBLE,
+  y DOUBLE,
+  z DOUBLE,
+  _source_file STRING,
+  _source_line INT,
+  _ingestion_run_id STRING,
+  _ingested_at TIMESTAMP
+)
+USING delta
+LOCATION '${location}';

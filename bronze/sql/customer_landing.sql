@@ -1,0 +1,20 @@
+-- Every valid customer record of every landing file, typed, with lineage.
+-- Dates are epoch milliseconds (BIGINT); a NULL consent date means the key was absent.
+CREATE TABLE IF NOT EXISTS bronze.customer_landing (
+  customerName STRING,
+  email STRING,
+  phone STRING,
+  birthDay STRING,
+  serialNumber STRING,
+  registrationDate BIGINT,
+  lastUpdateDate BIGINT,
+  shareWithResearchAsOfDate BIGINT,
+  shareWithPublicAsOfDate BIGINT,
+  shareWithFriendsAsOfDate BIGINT,
+  _source_file STRING,
+  _source_line INT,
+  _ingestion_run_id STRING,
+  _ingested_at TIMESTAMP
+)
+USING delta
+LOCATION '${location}';

@@ -1,0 +1,142 @@
+"""Bronze transforms: landing lines -> typed records or quarantined lines with a reason.
+
+Pure DataFrame -> DataFrame functions; no I/O, no session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+Transform = Callable[[DataFrame], DataFrame]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field of a source record: its JSON key, SQL type, and whether a record needs it."""
+
+    name: str
+    type: str = "string"
+    required: bool = False
+    # Another spelling of the key found in older exports.
+    alias: str | None = None
+
+
+CUSTOMER_FIELDS = (
+    Field("customerName"),
+    Field("email", required=True),
+    Field("phone"),
+    Field("birthDay"),
+    Field("serialNumber", required=True),
+    Field("registrationDate", "bigint"),
+    Field("lastUpdateDate", "bigint", required=True),
+    Field("shareWithResearchAsOfDate", "bigint"),
+    Field("shareWithPublicAsOfDate", "bigint"),
+    Field("shareWithFriendsAsOfDate", "bigint"),
+)
+ACCELEROMETER_FIELDS = (
+    Field("user", required=True),
+    Field("timestamp", "bigint", required=True, alias="timeStamp"),
+    Field("x", "double", required=True),
+    Field("y", "double", required=True),
+    Field("z", "double", required=True),
+)
+STEP_TRAINER_FIELDS = (
+    Field("sensorReadingTime", "bigint", required=True),
+    Field("serialNumber", required=True),
+    Field("distanceFromObject", "int", required=True),
+)
+FIELDS_BY_SOURCE = {
+    "customer": CUSTOMER_FIELDS,
+    "accelerometer": ACCELEROMETER_FIELDS,
+    "step_trainer": STEP_TRAINER_FIELDS,
+}
+REASON = "_reason"
+
+
+def parse_records(fields: tuple[Field, ...]) -> Transform:
+    """Parse `line` into one typed column per field plus `_reason` (NULL for a valid record).
+
+    Every value is first read as text, so a wrongly typed value is told apart from a missing
+    key, and a line that is not a JSON object at all is told apart from both.
+    """
+    text_schema = StructType([StructField(f.name, StringType()) for f in fields])
+
+    def transform(lines: DataFrame) -> DataFrame:
+        parsed = lines.withColumn("_text", F.from_json("line", text_schema))
+        texts = {f.name: _text_value(f) for f in fields}
+        typed = {f.name: texts[f.name].try_cast(f.type) for f in fields}
+        problems = [
+            F.when(texts[f.name].isNull(), F.lit(f"missing required field '{f.name}'"))
+            for f in fields
+            if f.required
+        ] + [
+            F.when(texts[f.name].isNotNull() & typed[f.name].isNull(), F.lit(f"'{f.name}' is not a valid {f.type}"))
+            for f in fields
+            if f.type != "string"
+        ]
+        no_field_read = F.coalesce(*texts.values()).isNull()
+        reason = (
+            F.when(F.trim("line") == "", F.lit("empty line"))
+            .when(no_field_read & F.json_object_keys("line").isNull(), F.lit("malformed JSON"))
+            .otherwise(F.nullif(F.concat_ws("; ", *problems), F.lit("")))
+        )
+        return parsed.select(
+            *lines.columns, *[typed[f.name].alias(f.name) for f in fields], reason.alias(REASON)
+        )
+
+    return transform
+
+
+def _text_value(field: Field) -> Column:
+    value = F.col(f"_text.{field.name}")
+    if field.alias:
+        value = F.coalesce(value, F.get_json_object("line", f"$.{field.alias}"))
+    return value
+
+
+def valid_records(fields: tuple[Field, ...]) -> Transform:
+    """The typed records of lines without a problem, with their lineage columns."""
+
+    def transform(parsed: DataFrame) -> DataFrame:
+        return parsed.where(F.col(REASON).isNull()).select(
+            *[f.name for f in fields],
+            F.col("source_file").alias("_source_file"),
+            F.col("source_line").alias("_source_line"),
+        )
+
+    return transform
+
+
+def quarantined_lines(source: str) -> Transform:
+    """The lines that could not be parsed or typed, with the source and the reason."""
+
+    def transform(parsed: DataFrame) -> DataFrame:
+        return parsed.where(F.col(REASON).isNotNull()).select(
+            F.lit(source).alias("source"),
+            "source_file",
+            "source_line",
+            F.col("line").alias("raw"),
+            F.col(REASON).alias("reason"),
+        )
+
+    return transform
+
+
+def with_ingestion(run_id: str, ingested_at: datetime, *, prefix: str = "_") -> Transform:
+    """Stamp each row with the run that ingested it and when."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.withColumns(
+            {
+                f"{prefix}ingestion_run_id": F.lit(run_id),
+                f"{prefix}ingested_at": F.lit(ingested_at).cast("timestamp"),
+            }
+        )
+
+    return transform

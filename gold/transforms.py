@@ -1,0 +1,56 @@
+"""Gold transforms: curated customers and the ML dataset. Pure DataFrame -> DataFrame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from silver.transforms import with_row_id
+
+Transform = Callable[[DataFrame], DataFrame]
+
+MACHINE_LEARNING_COLUMNS = (
+    "record_id",
+    "customer_key",
+    "serialNumber",
+    "sensorReadingTime",
+    "distanceFromObject",
+    "x",
+    "y",
+    "z",
+)
+
+
+def aligned_with_accelerometer(customers: DataFrame, accelerometer: DataFrame) -> Transform:
+    """Pair each step-trainer reading with the same customer's accelerometer readings.
+
+    A step reading names a serial number, which the fulfilment bug shared between customers,
+    so it is attributed through a customer who has that serial number *and* an accelerometer
+    reading at the same millisecond. Matching on time alone would pair one customer's steps
+    with another customer's phone. Trusted readings are already after consent, so the join
+    needs no consent condition of its own.
+    """
+
+    def transform(steps: DataFrame) -> DataFrame:
+        owners = customers.select(
+            "customer_key", F.col("email").alias("_email"), F.col("serialNumber").alias("_serial")
+        )
+        phone = accelerometer.select(
+            F.col("reading_id").alias("_accelerometer_id"),
+            F.col("user").alias("_email"),
+            F.col("timestamp").alias("sensorReadingTime"),
+            "x",
+            "y",
+            "z",
+        )
+        return (
+            steps.join(owners, F.col("serialNumber") == F.col("_serial"))
+            .join(phone, ["_email", "sensorReadingTime"])
+            .withColumn("_step_id", F.col("reading_id"))
+            .transform(with_row_id("record_id", ("_step_id", "_accelerometer_id")))
+            .select(*MACHINE_LEARNING_COLUMNS)
+        )
+
+    return transform

@@ -1,0 +1,64 @@
+"""Tables by name: where each lives in the warehouse, its DDL, and catalog registration.
+
+Every table's DDL is a SQL file shipped with its layer (`bronze/sql/customer_landing.sql`, ...);
+the jobs create tables by running exactly that file, so the files cannot drift from the tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from pyspark.sql import SparkSession
+
+from lakehouse.delta_log import is_delta_table
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One Delta table: catalog schema (= layer), name, and the key its MERGE matches on."""
+
+    schema: str
+    name: str
+    keys: tuple[str, ...]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def location(self, warehouse: str) -> str:
+        return f"{warehouse.rstrip('/')}/{self.schema}/{self.name}"
+
+    def ddl(self, warehouse: str) -> str:
+        """The CREATE TABLE statement from the layer's SQL file, with the table's location."""
+        text = resources.files(self.schema).joinpath("sql", f"{self.name}.sql").read_text()
+        return Template(text).substitute(location=self.location(warehouse)).strip().rstrip(";")
+
+
+def ensure_table(spark: SparkSession, table: TableSpec, warehouse: str) -> None:
+    """Create the table from its DDL file if it does not exist yet."""
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
+    spark.sql(table.ddl(warehouse))
+
+
+def attach_warehouse(spark: SparkSession, warehouse: str) -> list[str]:
+    """Register every Delta table found in the warehouse by name; return their names.
+
+    The embedded engine's catalog lives in memory, so a new process re-attaches the warehouse
+    (`<warehouse>/<schema>/<table>/_delta_log`) before it queries anything.
+    """
+    root = Path(warehouse)
+    names = []
+    if not root.is_dir():
+        return names
+    for schema_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
+            if not is_delta_table(str(table_dir)):
+                continue
+            name = f"{schema_dir.name}.{table_dir.name}"
+            spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema_dir.name}")
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{table_dir}'")
+            names.append(name)
+    return names

@@ -1,0 +1,205 @@
+"""`lakehouse` command line: run, generate, sql, tables, config.
+
+Hydra overrides (`key=value`) follow the subcommand, for example
+`lakehouse run paths.landing=/data/landing paths.warehouse=/data/wh`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from lakehouse.catalog import attach_warehouse
+from lakehouse.config import Config, ConfigError, load_config, require_landing
+from lakehouse.delta_log import table_version
+from lakehouse.engine import open_session
+from lakehouse.generate import GenerateOptions, generate
+from lakehouse.pipeline import run_jobs, select_jobs
+from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
+from lakehouse.run import RunContext
+
+log = logging.getLogger("lakehouse")
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    # Overrides may also follow options (`sql QUERY --format csv key=value`).
+    args, extra = parser.parse_known_args(argv)
+    unknown = [item for item in extra if not _is_override(item)]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if hasattr(args, "items"):
+        args.items = [*args.items, *extra]
+    else:
+        args.overrides = [*args.overrides, *extra]
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        return int(args.command(args))
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception as error:
+        log.exception("failed: %s", error)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run all layers, one layer or one table")
+    run.add_argument(
+        "items", nargs="*", metavar="[TARGET] [key=value ...]",
+        help="what to run (all, bronze, silver, gold or a table such as silver.customer_trusted; "
+        "default all), then Hydra overrides",
+    )
+    run.set_defaults(command=cmd_run)
+
+    gen = commands.add_parser("generate", help="write sample landing files")
+    gen.add_argument("--customers", type=int, default=GenerateOptions.customers)
+    gen.add_argument(
+        "--readings-per-customer", type=int, default=GenerateOptions.readings_per_customer
+    )
+    gen.add_argument("--seed", type=int, default=GenerateOptions.seed)
+    gen.add_argument("--files", type=int, default=GenerateOptions.files, help="files per source")
+    gen.add_argument(
+        "--no-serial-bug", dest="serial_bug", action="store_false",
+        help="give every customer their own serial number",
+    )
+    gen.add_argument(
+        "--malformed", type=int, default=0, help="bad lines to add to each source (default 0)"
+    )
+    gen.add_argument("overrides", nargs="*", metavar="key=value")
+    gen.set_defaults(command=cmd_generate)
+
+    sql = commands.add_parser("sql", help="run a SQL query against the catalog")
+    sql.add_argument("query")
+    sql.add_argument("overrides", nargs="*", metavar="key=value")
+    sql.add_argument("--format", choices=("table", "csv"), default="table")
+    sql.add_argument(
+        "--max-rows", type=int, default=100, help="rows shown in table format (default 100)"
+    )
+    sql.set_defaults(command=cmd_sql)
+
+    tables = commands.add_parser("tables", help="list the tables with row counts")
+    tables.add_argument("overrides", nargs="*", metavar="key=value")
+    tables.set_defaults(command=cmd_tables)
+
+    config = commands.add_parser("config", help="print the resolved configuration")
+    config.add_argument("overrides", nargs="*", metavar="key=value")
+    config.set_defaults(command=cmd_config)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    overrides = [item for item in args.items if _is_override(item)]
+    targets = [item for item in args.items if not _is_override(item)]
+    if len(targets) > 1:
+        raise ConfigError(f"run takes one target, got {', '.join(targets)}")
+    config = load_config(overrides)
+    require_landing(config)
+    jobs = select_jobs(targets[0] if targets else None)
+    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    log.info("run %s on engine=%s, warehouse %s", run_id, config.engine.name, config.paths.warehouse)
+    with open_session(config.engine) as spark:
+        attach_warehouse(spark, config.paths.warehouse)
+        ctx = RunContext(spark, config, run_id, datetime.now(UTC))
+        results = run_jobs(ctx, jobs, Progress(len(jobs)))
+    print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
+    print(f"run {run_id} finished in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    options = GenerateOptions(
+        customers=args.customers,
+        readings_per_customer=args.readings_per_customer,
+        seed=args.seed,
+        files=args.files,
+        serial_bug=args.serial_bug,
+        malformed=args.malformed,
+    )
+    try:
+        report = generate(Path(config.paths.landing), options)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+    print(
+        f"wrote {report.files} files to {config.paths.landing}: "
+        f"{report.customer_records} customer records ({report.customers} customers), "
+        f"{report.accelerometer_readings} accelerometer and "
+        f"{report.step_trainer_readings} step-trainer readings, "
+        f"{report.malformed_lines} malformed lines"
+    )
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    with open_session(config.engine) as spark:
+        attach_warehouse(spark, config.paths.warehouse)
+        result = spark.sql(args.query)
+        if args.format == "csv":
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(result.columns)
+            writer.writerows(tuple(row) for row in result.toLocalIterator())
+            return 0
+        columns = result.columns
+        rows = [tuple(row) for row in result.limit(args.max_rows + 1).collect()]
+    print(format_table(columns, rows[: args.max_rows]))
+    if len(rows) > args.max_rows:
+        print(f"(first {args.max_rows} rows shown; --max-rows shows more, --format csv all)")
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    with open_session(config.engine) as spark:
+        names = attach_warehouse(spark, config.paths.warehouse)
+        rows = [
+            (
+                name,
+                spark.table(name).count(),
+                table_version(_location(config, name)),
+                _location(config, name),
+            )
+            for name in names
+        ]
+    if not rows:
+        print(f"no tables in {config.paths.warehouse}: run `lakehouse run` first")
+        return 0
+    print(format_table(("table", "rows", "version", "location"), rows))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(OmegaConf.to_yaml(OmegaConf.structured(load_config(args.overrides))), end="")
+    return 0
+
+
+def _location(config: Config, name: str) -> str:
+    schema, table = name.split(".")
+    return f"{config.paths.warehouse}/{schema}/{table}"
+
+
+def _is_override(item: str) -> bool:
+    return "=" in item or item.startswith(("+", "~"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Typed configuration: Hydra composes `conf/`, these dataclasses validate it.
+
+Only the entry point loads configuration; everything else receives a `Config`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+ENGINES = ("sail", "spark")
+STORAGE_KINDS = ("local",)
+CONF_DIR_ENV = "LAKEHOUSE_CONF_DIR"
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the key and the fix."""
+
+
+@dataclass
+class EngineConfig:
+    name: str = MISSING
+    app_name: str = "stedi-lakehouse"
+    # Used by engine=spark only: the master URL, and extra Spark properties.
+    master: str = "local[*]"
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StorageConfig:
+    kind: str = MISSING
+
+
+@dataclass
+class PathsConfig:
+    landing: str = MISSING
+    warehouse: str = MISSING
+
+
+@dataclass
+class PrivacyConfig:
+    # Keep only readings taken at or after the customer's research-consent time.
+    consent_cutoff: bool = True
+    # Mixed into the pseudonymous customer key so it cannot be rebuilt from an email alone.
+    pseudonym_salt: str = MISSING
+
+
+@dataclass
+class Config:
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+
+
+ConfigStore.instance().store(name="lakehouse_schema", node=Config)
+
+
+def default_config_dir() -> Path:
+    """`conf/` beside the packages, unless `LAKEHOUSE_CONF_DIR` points elsewhere."""
+    configured = os.environ.get(CONF_DIR_ENV)
+    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "conf"
+
+
+def load_config(overrides: list[str] | None = None, config_dir: Path | None = None) -> Config:
+    """Compose `config.yaml` with Hydra overrides (`key=value`) and validate it."""
+    config_dir = (config_dir or default_config_dir()).resolve()
+    if not (config_dir / "config.yaml").is_file():
+        raise ConfigError(
+            f"no config.yaml in {config_dir}: set {CONF_DIR_ENV} to the project's conf/ folder"
+        )
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+            composed = compose(config_name="config", overrides=list(overrides or []))
+        config = OmegaConf.to_object(composed)
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(_explain(error)) from error
+    assert isinstance(config, Config)
+    return validate(config)
+
+
+def validate(config: Config) -> Config:
+    """Check values Hydra's types cannot; return the config with absolute local paths."""
+    if config.engine.name not in ENGINES:
+        raise ConfigError(
+            f"engine.name={config.engine.name!r} is not an engine: "
+            f"choose one of {', '.join(ENGINES)} (for example engine=sail)"
+        )
+    if config.storage.kind not in STORAGE_KINDS:
+        raise ConfigError(
+            f"storage.kind={config.storage.kind!r} is not supported: "
+            f"choose one of {', '.join(STORAGE_KINDS)} (for example storage=local)"
+        )
+    if not config.privacy.pseudonym_salt.strip():
+        raise ConfigError("privacy.pseudonym_salt is empty: set it to a secret, non-empty string")
+    landing = _local_path("paths.landing", config.paths.landing)
+    warehouse = _local_path("paths.warehouse", config.paths.warehouse)
+    if warehouse.exists() and not warehouse.is_dir():
+        raise ConfigError(
+            f"paths.warehouse={warehouse} is a file: point it at a folder (it is created if absent)"
+        )
+    if warehouse == landing or landing in warehouse.parents or warehouse in landing.parents:
+        raise ConfigError(
+            f"paths.warehouse={warehouse} and paths.landing={landing} overlap: "
+            "keep the warehouse outside the landing zone and vice versa"
+        )
+    config.paths.landing = str(landing)
+    config.paths.warehouse = str(warehouse)
+    return config
+
+
+def require_landing(config: Config) -> Path:
+    """The landing folder, which a run needs to exist before it writes anything."""
+    landing = Path(config.paths.landing)
+    if not landing.is_dir():
+        raise ConfigError(
+            f"paths.landing={landing} does not exist: point paths.landing at the folder holding "
+            "customer/, accelerometer/ and step_trainer/ (`lakehouse generate` writes sample "
+            "data there)"
+        )
+    return landing
+
+
+def _local_path(key: str, value: str) -> Path:
+    if "://" in value:
+        raise ConfigError(
+            f"{key}={value} is a URI, but storage.kind=local needs a local folder path"
+        )
+    if not value.strip():
+        raise ConfigError(f"{key} is empty: set it to a folder path")
+    return Path(value).expanduser().resolve()
+
+
+def _explain(error: Exception) -> str:
+    """Turn Hydra/OmegaConf errors into one line that says what to change."""
+    message = str(error).strip()
+    if "Could not find 'engine/" in message or "In 'config': Could not find 'engine" in message:
+        return f"unknown engine: choose one of {', '.join(ENGINES)} (engine=sail). ({_first(message)})"
+    if "Could not find 'storage/" in message:
+        kinds = ", ".join(STORAGE_KINDS)
+        return f"unknown storage: choose one of {kinds} (storage=local). ({_first(message)})"
+    cause = error.__cause__
+    full_key = getattr(cause, "full_key", None) or getattr(error, "full_key", None)
+    if full_key and cause is not None:
+        if "not in" in str(cause):
+            return f"{full_key}: no such configuration key (check its spelling; `lakehouse config` shows them all)"
+        return f"{full_key}: {_first(str(cause))}"
+    if full_key:
+        return f"{full_key}: {_first(message)}"
+    return " ".join(message.splitlines()[:2])
+
+
+def _first(message: str) -> str:
+    return message.splitlines()[0] if message else "invalid configuration"

@@ -1,0 +1,83 @@
+"""Progress per table while a run works, and the summary table at its end."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TextIO
+
+from lakehouse.run import TableResult
+
+log = logging.getLogger("lakehouse")
+
+
+class Progress:
+    """On a terminal: one line per table, rewritten when it is done. Otherwise: log lines."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.done += 1
+        label = f"[{self.done}/{self.total}] {name}"
+        started = time.perf_counter()
+        if self.interactive:
+            self.stream.write(f"{label} ...")
+            self.stream.flush()
+        else:
+            log.info("%s: started", label)
+        try:
+            yield
+        except BaseException:
+            if self.interactive:
+                self.stream.write(" failed\n")
+            raise
+        seconds = time.perf_counter() - started
+        if self.interactive:
+            self.stream.write(f"\r{label} done in {seconds:.1f}s\n")
+            self.stream.flush()
+        else:
+            log.info("%s: done in %.1fs", label, seconds)
+
+
+SUMMARY_COLUMNS = ("table", "read", "inserted", "updated", "deleted", "quarantined", "version")
+
+
+def summary_rows(results: Sequence[TableResult]) -> list[tuple[object, ...]]:
+    """One row per table, adding up what several jobs did to it (bronze.quarantine)."""
+    totals: dict[str, list[object]] = {}
+    for r in results:
+        row = totals.setdefault(r.table, [r.table, 0, 0, 0, 0, 0, None])
+        for i, value in enumerate((r.read, r.inserted, r.updated, r.deleted, r.quarantined), 1):
+            row[i] = int(str(row[i])) + value
+        row[6] = r.version
+    return [tuple(row) for row in totals.values()]
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain text table, numbers right-aligned."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    numeric = [
+        all(isinstance(row[i], int | float) or row[i] is None for row in rows) and bool(rows)
+        for i in range(len(columns))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(list(columns)), rule, *(line(row) for row in cells)])
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,12 @@
+-- Accelerometer readings of trusted customers (with the consent cutoff: taken after consent).
+-- reading_id is a SHA-256 of the business fields; identical readings are kept once.
+CREATE TABLE IF NOT EXISTS silver.accelerometer_trusted (
+  reading_id STRING,
+  user STRING,
+  timestamp BIGINT,
+  x DOUBLE,
+  y DOUBLE,
+  z DOUBLE
+)
+USING delta
+LOCATION '${location}';

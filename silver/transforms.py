@@ -1,0 +1,190 @@
+"""Silver transforms: research-consenting customers and only their readings.
+
+Pure DataFrame -> DataFrame functions (or factories of them); no I/O, no session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+Transform = Callable[[DataFrame], DataFrame]
+
+CUSTOMER_COLUMNS = (
+    "customer_key",
+    "customerName",
+    "email",
+    "phone",
+    "birthDay",
+    "serialNumber",
+    "registrationDate",
+    "lastUpdateDate",
+    "shareWithResearchAsOfDate",
+    "shareWithPublicAsOfDate",
+    "shareWithFriendsAsOfDate",
+)
+ACCELEROMETER_COLUMNS = ("reading_id", "user", "timestamp", "x", "y", "z")
+STEP_TRAINER_COLUMNS = ("reading_id", "sensorReadingTime", "serialNumber", "distanceFromObject")
+CONSENT = "shareWithResearchAsOfDate"
+FIELD_SEPARATOR = "\u001f"
+EARLIEST_BIRTH_DAY = "1900-01-01"
+
+
+def latest_record_per_customer(customers: DataFrame) -> DataFrame:
+    """Each email's record with the greatest `lastUpdateDate` (ties: the later landing line)."""
+    newest_first = Window.partitionBy("email").orderBy(
+        F.col("lastUpdateDate").desc(), F.col("_source_file").desc(), F.col("_source_line").desc()
+    )
+    return (
+        customers.withColumn("_rank", F.row_number().over(newest_first))
+        .where(F.col("_rank") == 1)
+        .drop("_rank")
+    )
+
+
+def with_research_consent(customers: DataFrame) -> DataFrame:
+    """Customers whose (latest) record holds a research-consent date."""
+    return customers.where(F.col(CONSENT).isNotNull())
+
+
+def sanitize_customers(customers: DataFrame) -> DataFrame:
+    """Junk values become NULL instead of passing as valid.
+
+    `birthDay` must be a real `yyyy-MM-dd` date from 1900 up to the record's last update;
+    `phone` keeps only its digits and must have 7 to 15 of them.
+    """
+    birth_day = F.col("birthDay").try_cast("date")
+    last_update_day = F.to_date(F.timestamp_millis(F.col("lastUpdateDate")))
+    real_birth_day = (
+        F.col("birthDay").rlike(r"^\d{4}-\d{2}-\d{2}$")
+        & (birth_day >= F.lit(EARLIEST_BIRTH_DAY).cast("date"))
+        & (birth_day <= last_update_day)
+    )
+    digits = F.regexp_replace("phone", r"\D", "")
+    return customers.withColumns(
+        {
+            "birthDay": F.when(real_birth_day, birth_day),
+            "phone": F.when(F.length(digits).between(7, 15), digits),
+        }
+    )
+
+
+def with_customer_key(salt: str) -> Transform:
+    """Add `customer_key`: a stable pseudonym (salted SHA-256 of the email)."""
+
+    def transform(customers: DataFrame) -> DataFrame:
+        return customers.withColumn("customer_key", pseudonym(salt, F.col("email")))
+
+    return transform
+
+
+def pseudonym(salt: str, value: Column) -> Column:
+    return F.sha2(F.concat(F.lit(salt + FIELD_SEPARATOR), value), 256)
+
+
+def with_row_id(name: str, columns: tuple[str, ...]) -> Transform:
+    """Add a key for rows without one: a SHA-256 of their business fields."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        fields = [F.coalesce(F.col(c).cast("string"), F.lit("\u0000")) for c in columns]
+        return df.withColumn(name, F.sha2(F.concat_ws(FIELD_SEPARATOR, *fields), 256))
+
+    return transform
+
+
+def trusted_customers(salt: str) -> Transform:
+    """customer_landing -> customer_trusted."""
+
+    def transform(customers: DataFrame) -> DataFrame:
+        return (
+            customers.transform(latest_record_per_customer)
+            .transform(with_research_consent)
+            .transform(sanitize_customers)
+            .transform(with_customer_key(salt))
+            .select(*CUSTOMER_COLUMNS)
+        )
+
+    return transform
+
+
+def readings_of(
+    customers: DataFrame, *, match: tuple[str, str], time: str, consent_cutoff: bool
+) -> Transform:
+    """Readings that belong to one of `customers` (and, with the cutoff, taken after consent).
+
+    `match` pairs the customer column with the reading column that names the customer
+    (`("email", "user")` or `("serialNumber", "serialNumber")`); `time` is the reading's
+    epoch-ms column.
+    """
+    customer_column, reading_column = match
+
+    def transform(readings: DataFrame) -> DataFrame:
+        consent = customers.select(
+            F.col(customer_column).alias("_customer"), F.col(CONSENT).alias("_consent")
+        )
+        condition = F.col(reading_column) == F.col("_customer")
+        if consent_cutoff:
+            condition = condition & (F.col(time) >= F.col("_consent"))
+        return readings.join(consent, condition, "left_semi")
+
+    return transform
+
+
+def trusted_accelerometer(customers: DataFrame, *, consent_cutoff: bool) -> Transform:
+    """accelerometer_landing -> accelerometer_trusted (readings of trusted customers)."""
+
+    def transform(readings: DataFrame) -> DataFrame:
+        columns = ACCELEROMETER_COLUMNS[1:]
+        return (
+            readings.transform(
+                readings_of(
+                    customers, match=("email", "user"), time="timestamp",
+                    consent_cutoff=consent_cutoff,
+                )
+            )
+            .select(*columns)
+            .dropDuplicates(list(columns))
+            .transform(with_row_id("reading_id", columns))
+            .select(*ACCELEROMETER_COLUMNS)
+        )
+
+    return transform
+
+
+def customers_with_readings(readings: DataFrame) -> Transform:
+    """Customers that have at least one of `readings` (matched on email = `user`)."""
+
+    def transform(customers: DataFrame) -> DataFrame:
+        users = readings.select(F.col("user").alias("_user")).distinct()
+        return customers.join(users, F.col("email") == F.col("_user"), "left_semi")
+
+    return transform
+
+
+def trusted_step_trainer(curated_customers: DataFrame, *, consent_cutoff: bool) -> Transform:
+    """step_trainer_landing -> step_trainer_trusted.
+
+    A reading is kept when its serial number belongs to a curated customer (one with trusted
+    accelerometer readings) and, with the cutoff, it was taken after that customer's consent.
+    Serial numbers are shared between customers, so the reading is not attributed here: gold
+    does that through the accelerometer reading at the same millisecond.
+    """
+
+    def transform(readings: DataFrame) -> DataFrame:
+        columns = STEP_TRAINER_COLUMNS[1:]
+        return (
+            readings.transform(
+                readings_of(
+                    curated_customers, match=("serialNumber", "serialNumber"),
+                    time="sensorReadingTime", consent_cutoff=consent_cutoff,
+                )
+            )
+            .select(*columns)
+            .dropDuplicates(list(columns))
+            .transform(with_row_id("reading_id", columns))
+            .select(*STEP_TRAINER_COLUMNS)
+        )
+
+    return transform
