@@ -76,7 +76,10 @@ def parse_records(fields: tuple[Field, ...]) -> Transform:
             for f in fields
             if f.required
         ] + [
-            F.when(texts[f.name].isNotNull() & typed[f.name].isNull(), F.lit(f"'{f.name}' is not a valid {f.type}"))
+            F.when(
+                texts[f.name].isNotNull() & typed[f.name].isNull(),
+                F.lit(f"'{f.name}' is not a valid {f.type}"),
+            )
             for f in fields
             if f.type != "string"
         ]

@@ -40,7 +40,28 @@ class TableSpec:
 def ensure_table(spark: SparkSession, table: TableSpec, warehouse: str) -> None:
     """Create the table from its DDL file if it does not exist yet."""
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
+    _forget_if_elsewhere(spark, table.qualified_name, table.location(warehouse))
     spark.sql(table.ddl(warehouse))
+
+
+def register(spark: SparkSession, name: str, location: str) -> None:
+    """Point the catalog name at the Delta table stored at `location`."""
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}")
+    _forget_if_elsewhere(spark, name, location)
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{location}'")
+
+
+def _forget_if_elsewhere(spark: SparkSession, name: str, location: str) -> None:
+    """Drop a catalog entry that points at another warehouse (the data stays: it is external).
+
+    One session can serve several warehouses in turn (tests, notebooks); a name must follow.
+    """
+    if not spark.catalog.tableExists(name):
+        return
+    details = {row[0]: row[1] for row in spark.sql(f"DESCRIBE TABLE EXTENDED {name}").collect()}
+    registered = str(details.get("Location", "")).removeprefix("file:").rstrip("/")
+    if registered and registered != location.removeprefix("file:").rstrip("/"):
+        spark.sql(f"DROP TABLE {name}")
 
 
 def attach_warehouse(spark: SparkSession, warehouse: str) -> list[str]:
@@ -50,7 +71,7 @@ def attach_warehouse(spark: SparkSession, warehouse: str) -> list[str]:
     (`<warehouse>/<schema>/<table>/_delta_log`) before it queries anything.
     """
     root = Path(warehouse)
-    names = []
+    names: list[str] = []
     if not root.is_dir():
         return names
     for schema_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -58,7 +79,6 @@ def attach_warehouse(spark: SparkSession, warehouse: str) -> list[str]:
             if not is_delta_table(str(table_dir)):
                 continue
             name = f"{schema_dir.name}.{table_dir.name}"
-            spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema_dir.name}")
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{table_dir}'")
+            register(spark, name, str(table_dir))
             names.append(name)
     return names

@@ -11,9 +11,7 @@ import csv
 import logging
 import sys
 import time
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -23,9 +21,8 @@ from lakehouse.config import Config, ConfigError, load_config, require_landing
 from lakehouse.delta_log import table_version
 from lakehouse.engine import open_session
 from lakehouse.generate import GenerateOptions, generate
-from lakehouse.pipeline import run_jobs, select_jobs
+from lakehouse.pipeline import run_pipeline, select_jobs
 from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
-from lakehouse.run import RunContext
 
 log = logging.getLogger("lakehouse")
 
@@ -63,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run all layers, one layer or one table")
     run.add_argument(
-        "items", nargs="*", metavar="[TARGET] [key=value ...]",
+        "items",
+        nargs="*",
+        metavar="[TARGET] [key=value ...]",
         help="what to run (all, bronze, silver, gold or a table such as silver.customer_trusted; "
         "default all), then Hydra overrides",
     )
@@ -77,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=GenerateOptions.seed)
     gen.add_argument("--files", type=int, default=GenerateOptions.files, help="files per source")
     gen.add_argument(
-        "--no-serial-bug", dest="serial_bug", action="store_false",
+        "--no-serial-bug",
+        dest="serial_bug",
+        action="store_false",
         help="give every customer their own serial number",
     )
     gen.add_argument(
@@ -111,15 +112,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if len(targets) > 1:
         raise ConfigError(f"run takes one target, got {', '.join(targets)}")
     config = load_config(overrides)
+    target = targets[0] if targets else None
+    jobs = select_jobs(target)  # a wrong target stops here, before anything starts
     require_landing(config)
-    jobs = select_jobs(targets[0] if targets else None)
-    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
-    log.info("run %s on engine=%s, warehouse %s", run_id, config.engine.name, config.paths.warehouse)
+    log.info("engine=%s, warehouse %s", config.engine.name, config.paths.warehouse)
     with open_session(config.engine) as spark:
-        attach_warehouse(spark, config.paths.warehouse)
-        ctx = RunContext(spark, config, run_id, datetime.now(UTC))
-        results = run_jobs(ctx, jobs, Progress(len(jobs)))
+        run_id, results = run_pipeline(spark, config, target, Progress(len(jobs)))
     print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
     print(f"run {run_id} finished in {time.perf_counter() - started:.1f}s")
     return 0

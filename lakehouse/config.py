@@ -142,7 +142,9 @@ def _explain(error: Exception) -> str:
     """Turn Hydra/OmegaConf errors into one line that says what to change."""
     message = str(error).strip()
     if "Could not find 'engine/" in message or "In 'config': Could not find 'engine" in message:
-        return f"unknown engine: choose one of {', '.join(ENGINES)} (engine=sail). ({_first(message)})"
+        return (
+            f"unknown engine: choose one of {', '.join(ENGINES)} (engine=sail). ({_first(message)})"
+        )
     if "Could not find 'storage/" in message:
         kinds = ", ".join(STORAGE_KINDS)
         return f"unknown storage: choose one of {kinds} (storage=local). ({_first(message)})"
@@ -150,7 +152,10 @@ def _explain(error: Exception) -> str:
     full_key = getattr(cause, "full_key", None) or getattr(error, "full_key", None)
     if full_key and cause is not None:
         if "not in" in str(cause):
-            return f"{full_key}: no such configuration key (check its spelling; `lakehouse config` shows them all)"
+            return (
+                f"{full_key}: no such configuration key "
+                "(check its spelling; `lakehouse config` prints every key)"
+            )
         return f"{full_key}: {_first(str(cause))}"
     if full_key:
         return f"{full_key}: {_first(message)}"

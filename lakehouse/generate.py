@@ -24,7 +24,17 @@ from pathlib import Path
 from typing import IO
 
 FIRST_NAMES = ("Santosh", "Sarah", "Ben", "Jo", "Frank", "Lyn", "Danny", "Chris", "Eric", "Spencer")
-LAST_NAMES = ("Clayton", "Lincoln", "Wu", "Phillips", "Doshi", "Davis", "Fibonnaci", "Jones", "Mayor")
+LAST_NAMES = (
+    "Clayton",
+    "Lincoln",
+    "Wu",
+    "Phillips",
+    "Doshi",
+    "Davis",
+    "Fibonnaci",
+    "Jones",
+    "Mayor",
+)
 SHARED_PHONE = "8015551212"
 SHARED_SERIALS = 5  # the fulfilment bug's serial numbers; also the size of a same-time block
 BASE_TIME = 1_655_000_000_000  # 2022-06-12, epoch ms
@@ -184,9 +194,7 @@ def _write_readings(
         # Sometimes the phone reports several readings in one millisecond.
         for _ in range(2 if rng.random() < 0.05 else 1):
             x, y, z = (round(rng.uniform(-1, 1), 3) for _ in range(3))
-            accel.write(
-                f'{{"user":"{email}","{spelling}":{time},"x":{x},"y":{y},"z":{z}}}\n'
-            )
+            accel.write(f'{{"user":"{email}","{spelling}":{time},"x":{x},"y":{y},"z":{z}}}\n')
             accel_count += 1
         if rng.random() < 0.5:
             distance = rng.randint(0, 1000)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
+from pyspark.sql import SparkSession
+
 from bronze.job import JOBS as BRONZE_JOBS
 from gold.job import JOBS as GOLD_JOBS
-from lakehouse.config import ConfigError
+from lakehouse.catalog import attach_warehouse
+from lakehouse.config import Config, ConfigError, require_landing
 from lakehouse.progress import Progress
 from lakehouse.run import RunContext, TableJob, TableResult
 from silver.job import JOBS as SILVER_JOBS
@@ -28,6 +34,22 @@ def select_jobs(target: str | None = None) -> list[TableJob]:
         names = ", ".join(["all", *LAYERS, *(job.table for job in every)])
         raise ConfigError(f"nothing to run named {target!r}: choose one of {names}")
     return chosen
+
+
+def run_pipeline(
+    spark: SparkSession,
+    config: Config,
+    target: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[str, list[TableResult]]:
+    """Run the selected jobs against the configured warehouse; return the run id and results."""
+    require_landing(config)
+    jobs = select_jobs(target)
+    attach_warehouse(spark, config.paths.warehouse)
+    now = datetime.now(UTC)
+    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    ctx = RunContext(spark, config, run_id, now)
+    return run_id, run_jobs(ctx, jobs, progress or Progress(len(jobs)))
 
 
 def run_jobs(ctx: RunContext, jobs: list[TableJob], progress: Progress) -> list[TableResult]:

@@ -28,8 +28,12 @@ class RunContext:
         for table in tables:
             ensure_table(self.spark, table, self.warehouse)
 
-    def merge(self, source: DataFrame, table: TableSpec, *, delete_unmatched: bool = False) -> MergeResult:
-        return merge_into(self.spark, source, table, self.warehouse, delete_unmatched=delete_unmatched)
+    def merge(
+        self, source: DataFrame, table: TableSpec, *, delete_unmatched: bool = False
+    ) -> MergeResult:
+        return merge_into(
+            self.spark, source, table, self.warehouse, delete_unmatched=delete_unmatched
+        )
 
 
 @dataclass(frozen=True)

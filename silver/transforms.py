@@ -140,7 +140,9 @@ def trusted_accelerometer(customers: DataFrame, *, consent_cutoff: bool) -> Tran
         return (
             readings.transform(
                 readings_of(
-                    customers, match=("email", "user"), time="timestamp",
+                    customers,
+                    match=("email", "user"),
+                    time="timestamp",
                     consent_cutoff=consent_cutoff,
                 )
             )
@@ -177,8 +179,10 @@ def trusted_step_trainer(curated_customers: DataFrame, *, consent_cutoff: bool) 
         return (
             readings.transform(
                 readings_of(
-                    curated_customers, match=("serialNumber", "serialNumber"),
-                    time="sensorReadingTime", consent_cutoff=consent_cutoff,
+                    curated_customers,
+                    match=("serialNumber", "serialNumber"),
+                    time="sensorReadingTime",
+                    consent_cutoff=consent_cutoff,
                 )
             )
             .select(*columns)
