@@ -51,7 +51,8 @@ def _sail_session() -> Iterator[SparkSession]:
     server = SparkConnectServer(ip="127.0.0.1", port=0)
     server.start(background=True)
     _, port = server.listening_address
-    spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").getOrCreate()
+    # create(), not getOrCreate(): another open session (a notebook, a test) must not be reused.
+    spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create()
     try:
         for key, value in SESSION_CONF.items():
             spark.conf.set(key, value)

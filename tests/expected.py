@@ -80,7 +80,9 @@ def expected_tables(landing: Path, *, consent_cutoff: bool, salt: str) -> Expect
     steps = {
         (r["sensorReadingTime"], r["serialNumber"], r["distanceFromObject"])
         for _, _, r in landing_records(landing, "step_trainer")
-        if any(after_consent(r["sensorReadingTime"], c) for c in by_serial.get(r["serialNumber"], []))
+        if any(
+            after_consent(r["sensorReadingTime"], c) for c in by_serial.get(r["serialNumber"], [])
+        )
     }
     readings_at: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     readings_at_time: dict[int, list[tuple[str, float, float, float]]] = {}

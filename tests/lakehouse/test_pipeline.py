@@ -50,26 +50,36 @@ def test_full_run_matches_independent_expectation(spark: SparkSession, make_conf
 
     run_pipeline(spark, config)
 
-    landed = sum(spark.table(f"bronze.{s}_landing").count() for s in ("customer", "accelerometer", "step_trainer"))
+    landed = sum(
+        spark.table(f"bronze.{s}_landing").count()
+        for s in ("customer", "accelerometer", "step_trainer")
+    )
     quarantined = spark.table("bronze.quarantine").count()
     assert quarantined == 3 * SAMPLE.malformed
     assert landed + quarantined == line_count(landing)
 
     trusted = spark.table("silver.customer_trusted")
     assert rows(trusted, "email", "shareWithResearchAsOfDate", "serialNumber") == sorted(
-        (e, c["shareWithResearchAsOfDate"], c["serialNumber"]) for e, c in expected.customers.items()
+        (e, c["shareWithResearchAsOfDate"], c["serialNumber"])
+        for e, c in expected.customers.items()
     )
-    assert rows(spark.table("silver.accelerometer_trusted"), "user", "timestamp", "x", "y", "z") == sorted(
-        expected.accelerometer
-    )
-    assert rows(spark.table("gold.customer_curated"), "email") == sorted((e,) for e in expected.curated)
     assert rows(
-        spark.table("silver.step_trainer_trusted"), "sensorReadingTime", "serialNumber", "distanceFromObject"
+        spark.table("silver.accelerometer_trusted"), "user", "timestamp", "x", "y", "z"
+    ) == sorted(expected.accelerometer)
+    assert rows(spark.table("gold.customer_curated"), "email") == sorted(
+        (e,) for e in expected.curated
+    )
+    assert rows(
+        spark.table("silver.step_trainer_trusted"),
+        "sensorReadingTime",
+        "serialNumber",
+        "distanceFromObject",
     ) == sorted(expected.steps)
 
     ml = spark.table("gold.machine_learning_curated")
     actual = Counter(
-        tuple(r) for r in ml.select(
+        tuple(r)
+        for r in ml.select(
             "customer_key", "serialNumber", "sensorReadingTime", "distanceFromObject", "x", "y", "z"
         ).collect()
     )
@@ -101,14 +111,28 @@ def test_rerun_on_the_same_files_writes_nothing(spark: SparkSession, make_config
     generate(Path(config.paths.landing), SAMPLE)
     run_pipeline(spark, config)
     before = versions(config)
-    contents = {name: rows(spark.table(name).drop("_ingestion_run_id", "_ingested_at", "ingestion_run_id", "ingested_at")) for name in ALL_TABLES}
+    contents = {
+        name: rows(
+            spark.table(name).drop(
+                "_ingestion_run_id", "_ingested_at", "ingestion_run_id", "ingested_at"
+            )
+        )
+        for name in ALL_TABLES
+    }
 
     _, results = run_pipeline(spark, config)
 
     assert versions(config) == before
     assert all((r.inserted, r.updated, r.deleted) == (0, 0, 0) for r in results)
     for name in ALL_TABLES:
-        assert rows(spark.table(name).drop("_ingestion_run_id", "_ingested_at", "ingestion_run_id", "ingested_at")) == contents[name], name
+        assert (
+            rows(
+                spark.table(name).drop(
+                    "_ingestion_run_id", "_ingested_at", "ingestion_run_id", "ingested_at"
+                )
+            )
+            == contents[name]
+        ), name
 
 
 def test_withdrawn_consent_removes_the_customer_everywhere(spark: SparkSession, make_config):  # type: ignore[no-untyped-def]
@@ -132,7 +156,9 @@ def test_withdrawn_consent_removes_the_customer_everywhere(spark: SparkSession, 
     assert spark.table("silver.customer_trusted").where(f"email = '{email}'").count() == 0
     assert spark.table("gold.customer_curated").where(f"email = '{email}'").count() == 0
     assert spark.table("silver.accelerometer_trusted").where(f"user = '{email}'").count() == 0
-    assert spark.table("gold.machine_learning_curated").where(f"customer_key = '{key}'").count() == 0
+    assert (
+        spark.table("gold.machine_learning_curated").where(f"customer_key = '{key}'").count() == 0
+    )
     deleted = {r.table: r.deleted for r in results}
     assert deleted["silver.customer_trusted"] == 1
     assert deleted["silver.accelerometer_trusted"] > 0
@@ -143,12 +169,21 @@ def test_a_new_process_finds_every_table_by_name(spark: SparkSession, make_confi
     generate(Path(config.paths.landing), SAMPLE)
     run_pipeline(spark, config)
     counts = {name: spark.table(name).count() for name in ALL_TABLES}
-    overrides = [f"paths.landing={config.paths.landing}", f"paths.warehouse={config.paths.warehouse}"]
+    overrides = [
+        f"paths.landing={config.paths.landing}",
+        f"paths.warehouse={config.paths.warehouse}",
+    ]
 
-    query = " UNION ALL ".join(f"SELECT '{name}' AS name, count(*) AS n FROM {name}" for name in ALL_TABLES)
+    query = " UNION ALL ".join(
+        f"SELECT '{name}' AS name, count(*) AS n FROM {name}" for name in ALL_TABLES
+    )
     result = subprocess.run(
         [sys.executable, "-m", "lakehouse", "sql", query, "--format", "csv", *overrides],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
     )
 
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,61 @@
+"""Configuration composed from conf/ with overrides, as the CLI does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakehouse.config import ConfigError, load_config, require_landing
+
+
+def test_defaults_compose_to_the_embedded_engine_and_local_storage() -> None:
+    config = load_config()
+    assert config.engine.name == "sail"
+    assert config.storage.kind == "local"
+    assert config.privacy.consent_cutoff is True
+    assert Path(config.paths.warehouse).is_absolute()
+
+
+def test_overrides_reach_the_typed_config(tmp_path: Path) -> None:
+    config = load_config(
+        ["engine=spark", "privacy.consent_cutoff=false", f"paths.warehouse={tmp_path}/wh"]
+    )
+    assert config.engine.name == "spark" and config.engine.master == "local[*]"
+    assert config.privacy.consent_cutoff is False
+    assert config.paths.warehouse == str(tmp_path / "wh")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["engine=flink"], "unknown engine: choose one of sail, spark"),
+        (["engine.name=flink"], "engine.name='flink' is not an engine"),
+        (["storage=ftp"], "unknown storage: choose one of local"),
+        (
+            ["privacy.consent_cutoff=maybe"],
+            "privacy.consent_cutoff: Value 'maybe' is not a valid bool",
+        ),
+        (["privacy.cutoff=true"], "privacy.cutoff: no such configuration key"),
+        (["privacy.pseudonym_salt= "], "privacy.pseudonym_salt is empty"),
+        (["paths.warehouse=s3://bucket/wh"], "paths.warehouse=s3://bucket/wh is a URI"),
+        (["paths.landing=/data", "paths.warehouse=/data/wh"], "overlap"),
+        (["paths.landing"], "paths.landing"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_fix(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides)
+    assert message in str(error.value)
+
+
+def test_warehouse_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "wh").write_text("")
+    with pytest.raises(ConfigError, match="is a file"):
+        load_config([f"paths.warehouse={tmp_path / 'wh'}"])
+
+
+def test_missing_landing_zone_is_explained(tmp_path: Path) -> None:
+    config = load_config([f"paths.landing={tmp_path / 'nope'}"])
+    with pytest.raises(ConfigError, match=r"paths\.landing=.*does not exist.*lakehouse generate"):
+        require_landing(config)
