@@ -1,0 +1,41 @@
+# One entry point for people, cron and CI. Every target is safe to run again.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE_CUSTOMERS ?= 200
+SAMPLE_READINGS ?= 50
+
+.PHONY: demo test lint install install-dev clean
+
+## demo: install, generate sample data, run every layer, list the tables
+demo: install
+	$(BIN)/lakehouse generate --customers $(SAMPLE_CUSTOMERS) --readings-per-customer $(SAMPLE_READINGS) --files 3 --malformed 2
+	$(BIN)/lakehouse run
+	$(BIN)/lakehouse tables
+
+## test: install with the dev extras and run the test suite
+test: install-dev
+	$(BIN)/python -m pytest
+
+## lint: ruff (lint + format check) and mypy
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+clean:
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache
