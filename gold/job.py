@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from gold.transforms import aligned_with_accelerometer
+from gold.transforms import aligned_with_accelerometer, customers_with_readings
 from lakehouse.catalog import TableSpec
 from lakehouse.run import RunContext, TableJob, TableResult, source_rows
 from silver.job import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
-from silver.transforms import customers_with_readings
 
 CUSTOMER_CURATED = TableSpec("gold", "customer_curated", ("email",))
 MACHINE_LEARNING_CURATED = TableSpec("gold", "machine_learning_curated", ("record_id",))

@@ -23,6 +23,16 @@ MACHINE_LEARNING_COLUMNS = (
 )
 
 
+def customers_with_readings(readings: DataFrame) -> Transform:
+    """Customers that have at least one of `readings` (matched on email = `user`)."""
+
+    def transform(customers: DataFrame) -> DataFrame:
+        users = readings.select(F.col("user").alias("_user")).distinct()
+        return customers.join(users, F.col("email") == F.col("_user"), "left_semi")
+
+    return transform
+
+
 def aligned_with_accelerometer(customers: DataFrame, accelerometer: DataFrame) -> Transform:
     """Pair each step-trainer reading with the same customer's accelerometer readings.
 

@@ -8,7 +8,6 @@ from bronze.job import LANDING_TABLES
 from lakehouse.catalog import TableSpec
 from lakehouse.run import RunContext, TableJob, TableResult, source_rows
 from silver.transforms import (
-    customers_with_readings,
     trusted_accelerometer,
     trusted_customers,
     trusted_step_trainer,
@@ -35,14 +34,10 @@ def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
 
 
 def build_step_trainer_trusted(ctx: RunContext) -> list[TableResult]:
-    readings = ctx.spark.table(ACCELEROMETER_TRUSTED.qualified_name)
-    curated = ctx.spark.table(CUSTOMER_TRUSTED.qualified_name).transform(
-        customers_with_readings(readings)
-    )
+    customers = ctx.spark.table(CUSTOMER_TRUSTED.qualified_name)
+    accelerometer = ctx.spark.table(ACCELEROMETER_TRUSTED.qualified_name)
     landing = ctx.spark.table(LANDING_TABLES["step_trainer"].qualified_name)
-    trusted = landing.transform(
-        trusted_step_trainer(curated, consent_cutoff=ctx.config.privacy.consent_cutoff)
-    )
+    trusted = landing.transform(trusted_step_trainer(customers, accelerometer))
     return [_replace_content(ctx, trusted, STEP_TRAINER_TRUSTED)]
 
 

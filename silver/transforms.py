@@ -109,24 +109,14 @@ def trusted_customers(salt: str) -> Transform:
     return transform
 
 
-def readings_of(
-    customers: DataFrame, *, match: tuple[str, str], time: str, consent_cutoff: bool
-) -> Transform:
-    """Readings that belong to one of `customers` (and, with the cutoff, taken after consent).
-
-    `match` pairs the customer column with the reading column that names the customer
-    (`("email", "user")` or `("serialNumber", "serialNumber")`); `time` is the reading's
-    epoch-ms column.
-    """
-    customer_column, reading_column = match
+def readings_of(customers: DataFrame, *, consent_cutoff: bool) -> Transform:
+    """Accelerometer readings of one of `customers` (with the cutoff: taken after consent)."""
 
     def transform(readings: DataFrame) -> DataFrame:
-        consent = customers.select(
-            F.col(customer_column).alias("_customer"), F.col(CONSENT).alias("_consent")
-        )
-        condition = F.col(reading_column) == F.col("_customer")
+        consent = customers.select(F.col("email").alias("_email"), F.col(CONSENT).alias("_consent"))
+        condition = F.col("user") == F.col("_email")
         if consent_cutoff:
-            condition = condition & (F.col(time) >= F.col("_consent"))
+            condition = condition & (F.col("timestamp") >= F.col("_consent"))
         return readings.join(consent, condition, "left_semi")
 
     return transform
@@ -138,14 +128,7 @@ def trusted_accelerometer(customers: DataFrame, *, consent_cutoff: bool) -> Tran
     def transform(readings: DataFrame) -> DataFrame:
         columns = ACCELEROMETER_COLUMNS[1:]
         return (
-            readings.transform(
-                readings_of(
-                    customers,
-                    match=("email", "user"),
-                    time="timestamp",
-                    consent_cutoff=consent_cutoff,
-                )
-            )
+            readings.transform(readings_of(customers, consent_cutoff=consent_cutoff))
             .select(*columns)
             .dropDuplicates(list(columns))
             .transform(with_row_id("reading_id", columns))
@@ -155,35 +138,30 @@ def trusted_accelerometer(customers: DataFrame, *, consent_cutoff: bool) -> Tran
     return transform
 
 
-def customers_with_readings(readings: DataFrame) -> Transform:
-    """Customers that have at least one of `readings` (matched on email = `user`)."""
-
-    def transform(customers: DataFrame) -> DataFrame:
-        users = readings.select(F.col("user").alias("_user")).distinct()
-        return customers.join(users, F.col("email") == F.col("_user"), "left_semi")
-
-    return transform
-
-
-def trusted_step_trainer(curated_customers: DataFrame, *, consent_cutoff: bool) -> Transform:
+def trusted_step_trainer(customers: DataFrame, accelerometer: DataFrame) -> Transform:
     """step_trainer_landing -> step_trainer_trusted.
 
-    A reading is kept when its serial number belongs to a curated customer (one with trusted
-    accelerometer readings) and, with the cutoff, it was taken after that customer's consent.
-    Serial numbers are shared between customers, so the reading is not attributed here: gold
-    does that through the accelerometer reading at the same millisecond.
+    The fulfilment bug gave many customers the same serial number, so a serial alone would let
+    a non-consenting customer's readings in. A reading is kept only when a trusted customer
+    owns its serial number *and* has a trusted accelerometer reading at that millisecond; the
+    consent cutoff therefore carries over from `accelerometer` (already cut off).
     """
 
     def transform(readings: DataFrame) -> DataFrame:
+        owners = customers.select(
+            F.col("email").alias("_email"), F.col("serialNumber").alias("_serial")
+        )
+        moments = accelerometer.select(
+            F.col("user").alias("_email"), F.col("timestamp").alias("_time")
+        ).distinct()
+        owned_moments = owners.join(moments, "_email").select("_serial", "_time")
         columns = STEP_TRAINER_COLUMNS[1:]
         return (
-            readings.transform(
-                readings_of(
-                    curated_customers,
-                    match=("serialNumber", "serialNumber"),
-                    time="sensorReadingTime",
-                    consent_cutoff=consent_cutoff,
-                )
+            readings.join(
+                owned_moments,
+                (F.col("serialNumber") == F.col("_serial"))
+                & (F.col("sensorReadingTime") == F.col("_time")),
+                "left_semi",
             )
             .select(*columns)
             .dropDuplicates(list(columns))

@@ -77,11 +77,14 @@ def expected_tables(landing: Path, *, consent_cutoff: bool, salt: str) -> Expect
     by_serial: dict[str, list[dict[str, Any]]] = {}
     for email in curated:
         by_serial.setdefault(customers[email]["serialNumber"], []).append(customers[email])
+    # A step reading is attributed through its serial's owner reading at the same millisecond.
+    moments = {(user, time) for user, time, *_ in accelerometer}
     steps = {
         (r["sensorReadingTime"], r["serialNumber"], r["distanceFromObject"])
         for _, _, r in landing_records(landing, "step_trainer")
         if any(
-            after_consent(r["sensorReadingTime"], c) for c in by_serial.get(r["serialNumber"], [])
+            (c["email"], r["sensorReadingTime"]) in moments
+            for c in by_serial.get(r["serialNumber"], [])
         )
     }
     readings_at: dict[tuple[str, int], list[tuple[float, float, float]]] = {}

@@ -1,5 +1,7 @@
--- Step-trainer readings whose serial number belongs to a customer with trusted accelerometer
--- readings (with the consent cutoff: taken after that customer's consent).
+-- Step-trainer readings of trusted customers. Serial numbers were shared between customers by
+-- a fulfilment bug, so a reading is kept only when a trusted customer owns its serial number
+-- and has a trusted accelerometer reading at the same millisecond (hence after consent when the
+-- consent cutoff is on).
 CREATE TABLE IF NOT EXISTS silver.step_trainer_trusted (
   reading_id STRING,
   sensorReadingTime BIGINT,

@@ -34,12 +34,16 @@ def test_landed_plus_quarantined_equals_lines_delivered(spark: SparkSession, mak
         '{"user":"a@x","timestamp":11,"x":1,"y":2,"z":3}',
     )
     write(landing / "step_trainer", "s.json", '{"sensorReadingTime":10,"serialNumber":"s1"}')
+    (landing / "step_trainer" / "empty.json").write_text("")
+    (landing / "step_trainer" / "windows.json").write_bytes(
+        b'{"sensorReadingTime":10,"serialNumber":"s1","distanceFromObject":3}\r\n'
+    )
 
     run_pipeline(spark, config, "bronze")
 
     assert spark.table("bronze.customer_landing").count() == 1
     assert spark.table("bronze.accelerometer_landing").count() == 2
-    assert spark.table("bronze.step_trainer_landing").count() == 0
+    assert rows(spark.table("bronze.step_trainer_landing"), "distanceFromObject") == [(3,)]
     assert rows(spark.table("bronze.quarantine"), "source", "source_line", "reason") == [
         ("accelerometer", 2, "malformed JSON"),
         ("customer", 2, "'lastUpdateDate' is not a valid bigint"),

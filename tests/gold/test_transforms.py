@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
-from gold.transforms import aligned_with_accelerometer
+from gold.transforms import aligned_with_accelerometer, customers_with_readings
 from tests.conftest import rows
 
 CUSTOMERS = "customer_key STRING, email STRING, serialNumber STRING"
@@ -53,3 +53,10 @@ def test_several_phone_readings_in_one_millisecond_each_make_a_row(spark: SparkS
         [("t1", 1000, "s", 10)],
     )
     assert rows(aligned, "x") == [(0.1,), (0.3,)]
+
+
+def test_curated_customers_are_those_with_readings(spark: SparkSession) -> None:
+    customers = spark.createDataFrame([("ka", "a@x", "s1"), ("kb", "b@x", "s2")], CUSTOMERS)
+    readings = spark.createDataFrame([("a@x", 5), ("a@x", 6)], "user STRING, timestamp BIGINT")
+    curated = customers.transform(customers_with_readings(readings))
+    assert rows(curated, "email") == [("a@x",)]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse.config import Config
 from lakehouse.delta_log import table_version
@@ -75,6 +76,13 @@ def test_full_run_matches_independent_expectation(spark: SparkSession, make_conf
         "serialNumber",
         "distanceFromObject",
     ) == sorted(expected.steps)
+
+    # Readings of non-consenting customers who share a consenting customer's serial stay out.
+    owned_serials = {expected.customers[e]["serialNumber"] for e in expected.curated}
+    steps_by_serial_alone = spark.table("bronze.step_trainer_landing").where(
+        F.col("serialNumber").isin(sorted(owned_serials))
+    )
+    assert steps_by_serial_alone.distinct().count() > len(expected.steps)
 
     ml = spark.table("gold.machine_learning_curated")
     actual = Counter(

@@ -3,12 +3,12 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 
 from silver.transforms import (
-    customers_with_readings,
     latest_record_per_customer,
     pseudonym,
     readings_of,
     sanitize_customers,
     trusted_customers,
+    trusted_step_trainer,
 )
 from tests.conftest import rows
 from tests.expected import pseudonym as python_pseudonym
@@ -88,36 +88,29 @@ def test_readings_only_of_consenting_customers_and_after_consent(spark: SparkSes
     readings = spark.createDataFrame(
         [("a@x", 99), ("a@x", 100), ("a@x", 101), ("b@x", 200)], "user STRING, timestamp BIGINT"
     )
-    kept = readings.transform(
-        readings_of(customers, match=("email", "user"), time="timestamp", consent_cutoff=True)
-    )
+    kept = readings.transform(readings_of(customers, consent_cutoff=True))
     assert rows(kept) == [("a@x", 100), ("a@x", 101)]
-    everything = readings.transform(
-        readings_of(customers, match=("email", "user"), time="timestamp", consent_cutoff=False)
-    )
+    everything = readings.transform(readings_of(customers, consent_cutoff=False))
     assert rows(everything) == [("a@x", 99), ("a@x", 100), ("a@x", 101)]
 
 
-def test_shared_serial_keeps_a_step_reading_after_any_owners_consent(spark: SparkSession) -> None:
-    owners = spark.createDataFrame([("a@x", "s1", 100), ("b@x", "s1", 300)], CONSENT)
+def test_a_shared_serial_admits_only_readings_at_a_trusted_owners_moments(
+    spark: SparkSession,
+) -> None:
+    # a consents; another customer shares a's serial number but never consented.
+    customers = spark.createDataFrame([("a@x", "shared", 100)], CONSENT)
+    accelerometer = spark.createDataFrame(
+        [("ra", "a@x", 150, 0.0, 0.0, 0.0)],
+        "reading_id STRING, user STRING, timestamp BIGINT, x DOUBLE, y DOUBLE, z DOUBLE",
+    )
     steps = spark.createDataFrame(
-        [(50, "s1"), (150, "s1"), (150, "s2")], "sensorReadingTime BIGINT, serialNumber STRING"
+        [(150, "shared", 1), (150, "shared", 1), (900, "shared", 2), (150, "other", 3)],
+        "sensorReadingTime BIGINT, serialNumber STRING, distanceFromObject INT",
     )
-    kept = steps.transform(
-        readings_of(
-            owners,
-            match=("serialNumber", "serialNumber"),
-            time="sensorReadingTime",
-            consent_cutoff=True,
-        )
-    )
-    assert rows(kept) == [(150, "s1")]
-
-
-def test_customers_with_readings(spark: SparkSession) -> None:
-    customers = spark.createDataFrame([("a@x", "s1", 1), ("b@x", "s2", 1)], CONSENT)
-    readings = spark.createDataFrame([("a@x", 5), ("a@x", 6)], "user STRING, timestamp BIGINT")
-    assert rows(customers.transform(customers_with_readings(readings)), "email") == [("a@x",)]
+    kept = steps.transform(trusted_step_trainer(customers, accelerometer))
+    assert rows(kept, "sensorReadingTime", "serialNumber", "distanceFromObject") == [
+        (150, "shared", 1)
+    ]
 
 
 def test_pseudonym_is_salted_sha256(spark: SparkSession) -> None:
