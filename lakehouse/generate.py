@@ -77,7 +77,10 @@ class _Customer:
 
 
 def generate(landing: Path, options: GenerateOptions) -> GenerateReport:
-    """Write `<landing>/{customer,accelerometer,step_trainer}/*.json`; replaces earlier files."""
+    """Write `<landing>/{customer,accelerometer,step_trainer}/<source>-NNNN.json`.
+
+    Files of an earlier generation (same naming) are replaced; other files are left alone.
+    """
     if options.customers < 1 or options.readings_per_customer < 1 or options.files < 1:
         raise ValueError("--customers, --readings-per-customer and --files must be at least 1")
     rng = random.Random(options.seed)
@@ -85,7 +88,7 @@ def generate(landing: Path, options: GenerateOptions) -> GenerateReport:
     folders = {name: landing / name for name in ("customer", "accelerometer", "step_trainer")}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.json"):
+        for old in folder.glob(f"{folder.name}-[0-9][0-9][0-9][0-9].json"):
             old.unlink()
 
     counts = {"customer": 0, "accelerometer": 0, "step_trainer": 0}

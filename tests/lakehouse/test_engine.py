@@ -30,3 +30,11 @@ def test_extra_spark_properties_pass_through() -> None:
 
 def test_embedded_session_speaks_spark_sql(spark: SparkSession) -> None:
     assert spark.sql("SELECT 1 + 1 AS two").first()[0] == 2  # type: ignore[index]
+
+
+def test_an_existing_session_is_used_as_it_is(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from lakehouse import engine as engine_module
+
+    running = object()
+    monkeypatch.setattr(engine_module.SparkSession, "getActiveSession", lambda: running)
+    assert engine_module.spark_session(EngineConfig(name="spark")) is running
