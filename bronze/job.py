@@ -1,9 +1,19 @@
-"""Bronze job: new landing files -> typed `*_landing` tables and `bronze.quarantine`."""
+"""Bronze job: new landing files -> typed `*_landing` tables and `bronze.quarantine`.
+
+A file is ingested once per content: `bronze.ingested_files` records its path and SHA-256
+after its records are committed. A file listed with the size and modification time it was
+ingested with is skipped without being read; otherwise its checksum decides. The same content
+again (a re-delivery, a `touch`) adds nothing; new content under a known name is a new
+delivery: its lines are ingested beside the earlier ones (bronze keeps every delivery) and
+silver takes the newest customer record and collapses identical readings.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bronze.transforms import (
@@ -14,54 +24,112 @@ from bronze.transforms import (
     with_ingestion,
 )
 from lakehouse.catalog import TableSpec
-from lakehouse.landing import SOURCES, landing_files, read_lines
+from lakehouse.delta_log import is_delta_table
+from lakehouse.landing import SOURCES, LandingFile, content_checksum, landing_files, read_lines
 from lakehouse.run import RunContext, TableJob, TableResult, source_rows
 
-LINEAGE_KEY = ("_source_file", "_source_line")
+LINEAGE_KEY = ("_source_file", "_source_checksum", "_source_line")
 LANDING_TABLES = {
     "customer": TableSpec("bronze", "customer_landing", LINEAGE_KEY),
     "accelerometer": TableSpec("bronze", "accelerometer_landing", LINEAGE_KEY),
     "step_trainer": TableSpec("bronze", "step_trainer_landing", LINEAGE_KEY),
 }
-QUARANTINE = TableSpec("bronze", "quarantine", ("source_file", "source_line"))
+QUARANTINE = TableSpec("bronze", "quarantine", ("source_file", "source_checksum", "source_line"))
+INGESTED_FILES = TableSpec("bronze", "ingested_files", ("file", "checksum"))
+LEDGER_SCHEMA = (
+    "source STRING, file STRING, checksum STRING, size BIGINT, modified_ns BIGINT, "
+    "batch BIGINT, ingestion_run_id STRING, ingested_at TIMESTAMP"
+)
 
 
 def ingest(ctx: RunContext, source: str) -> list[TableResult]:
-    """MERGE the lines of the source's not yet ingested files into landing and quarantine.
+    """MERGE the records of the source's new files into landing and quarantine, then the ledger.
 
-    Quarantine is written first and a file counts as ingested once its rows are in the landing
-    table, so a run cut off in between re-reads the file and the MERGEs absorb the repeat.
+    The ledger is committed last, so a run cut off before it re-reads the file next time and
+    the MERGEs (keyed on file, checksum and line) absorb the repeat.
     """
     landing_table = LANDING_TABLES[source]
-    ctx.ensure(landing_table, QUARANTINE)
-    files = new_files(ctx, landing_table, landing_files(ctx.config.paths.landing, source))
+    ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES)
+    known = ingested_files(ctx, source)
+    new, seen_again = sort_out(landing_files(ctx.config.paths.landing, source), known)
     fields = FIELDS_BY_SOURCE[source]
-    parsed = read_lines(ctx.spark, files).transform(parse_records(fields))
-    stamp = partial(with_ingestion, ctx.run_id, ctx.started_at)
+    parsed = read_lines(ctx.spark, new).transform(parse_records(fields))
+    stamp = partial(with_ingestion, ctx.batch, ctx.run_id, ctx.started_at)
 
     bad = parsed.transform(quarantined_lines(source)).transform(stamp(prefix=""))
     quarantine = ctx.merge(bad, QUARANTINE)
-    quarantined = source_rows(quarantine, bad) if files else 0
+    quarantined = source_rows(quarantine, bad) if new else 0
 
     good = parsed.transform(valid_records(fields)).transform(stamp())
     landed = ctx.merge(good, landing_table)
-    valid = source_rows(landed, good) if files else 0
+    valid = source_rows(landed, good) if new else 0
+
+    ledger = [ledger_row(ctx, source, file) for file in new]
+    for file in seen_again:  # same content, new size or time: remember it, read nothing
+        known_row = known[(file.path, str(file.checksum))]
+        ledger.append({**known_row, "size": file.size, "modified_ns": file.modified_ns})
+    if ledger:
+        record_files(ctx, ledger)
     return [
         TableResult.of(landed, read=valid + quarantined, quarantined=quarantined),
         TableResult.of(quarantine, read=quarantined),
     ]
 
 
-def new_files(ctx: RunContext, table: TableSpec, files: list[str]) -> list[str]:
-    """The files whose records are not in `table` yet."""
-    done = {
-        row[0]
-        for row in ctx.spark.table(table.qualified_name)
-        .select(F.col("_source_file"))
-        .distinct()
-        .collect()
+def ingested_files(ctx: RunContext, source: str) -> dict[tuple[str, str], dict[str, object]]:
+    """The ledger rows of one source, by (file, checksum)."""
+    rows = ctx.spark.table(INGESTED_FILES.qualified_name).where(F.col("source") == source)
+    return {(row["file"], row["checksum"]): row.asDict() for row in rows.collect()}
+
+
+def sort_out(
+    listed: Iterable[LandingFile], known: dict[tuple[str, str], dict[str, object]]
+) -> tuple[list[LandingFile], list[LandingFile]]:
+    """Split listed files into new content and known content seen with a new size or time.
+
+    Unchanged files (same path, size and modification time as ingested) are dropped unread.
+    """
+    unchanged = {(key[0], row["size"], row["modified_ns"]) for key, row in known.items()}
+    new, seen_again = [], []
+    for file in listed:
+        if (file.path, file.size, file.modified_ns) in unchanged:
+            continue
+        summed = LandingFile(file.path, file.size, file.modified_ns, content_checksum(file.path))
+        (seen_again if (file.path, summed.checksum) in known else new).append(summed)
+    return new, seen_again
+
+
+def ledger_row(ctx: RunContext, source: str, file: LandingFile) -> dict[str, object]:
+    return {
+        "source": source,
+        "file": file.path,
+        "checksum": file.checksum,
+        "size": file.size,
+        "modified_ns": file.modified_ns,
+        "batch": ctx.batch,
+        "ingestion_run_id": ctx.run_id,
+        "ingested_at": ctx.started_at,
     }
-    return [path for path in files if path not in done]
+
+
+def record_files(ctx: RunContext, rows: list[dict[str, object]]) -> None:
+    columns = [name.split()[0] for name in LEDGER_SCHEMA.split(", ")]
+    frame = ctx.spark.createDataFrame([tuple(r[c] for c in columns) for r in rows], LEDGER_SCHEMA)
+    ctx.merge(frame, INGESTED_FILES)
+
+
+def latest_batch(spark: SparkSession, warehouse: str) -> int:
+    """The newest batch any file was ingested in (0 before the first)."""
+    location = INGESTED_FILES.location(warehouse)
+    if not is_delta_table(location):
+        return 0
+    latest = spark.read.format("delta").load(location).agg(F.max("batch")).first()
+    return int(latest[0]) if latest and latest[0] is not None else 0
+
+
+def fresh(rows: DataFrame, since_batch: int | None) -> DataFrame:
+    """Landing rows of batches after `since_batch` (all of them when None)."""
+    return rows if since_batch is None else rows.where(F.col("_batch") > since_batch)
 
 
 JOBS = [

@@ -110,6 +110,7 @@ def valid_records(fields: tuple[Field, ...]) -> Transform:
         return parsed.where(F.col(REASON).isNull()).select(
             *[f.name for f in fields],
             F.col("source_file").alias("_source_file"),
+            F.col("source_checksum").alias("_source_checksum"),
             F.col("source_line").alias("_source_line"),
         )
 
@@ -123,6 +124,7 @@ def quarantined_lines(source: str) -> Transform:
         return parsed.where(F.col(REASON).isNotNull()).select(
             F.lit(source).alias("source"),
             "source_file",
+            "source_checksum",
             "source_line",
             F.col("line").alias("raw"),
             F.col(REASON).alias("reason"),
@@ -131,12 +133,15 @@ def quarantined_lines(source: str) -> Transform:
     return transform
 
 
-def with_ingestion(run_id: str, ingested_at: datetime, *, prefix: str = "_") -> Transform:
-    """Stamp each row with the run that ingested it and when."""
+def with_ingestion(
+    batch: int, run_id: str, ingested_at: datetime, *, prefix: str = "_"
+) -> Transform:
+    """Stamp each row with its ingestion batch (downstream jobs resume from it), run and time."""
 
     def transform(df: DataFrame) -> DataFrame:
         return df.withColumns(
             {
+                f"{prefix}batch": F.lit(batch).cast("bigint"),
                 f"{prefix}ingestion_run_id": F.lit(run_id),
                 f"{prefix}ingested_at": F.lit(ingested_at).cast("timestamp"),
             }

@@ -18,11 +18,15 @@ from lakehouse.delta_log import is_delta_table
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One Delta table: catalog schema (= layer), name, and the key its MERGE matches on."""
+    """One Delta table: catalog schema (= layer), name, and the key its MERGE matches on.
+
+    Its DDL is `<package>/sql/<name>.sql`; the package is the layer's unless named.
+    """
 
     schema: str
     name: str
     keys: tuple[str, ...]
+    package: str | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -33,7 +37,8 @@ class TableSpec:
 
     def ddl(self, warehouse: str) -> str:
         """The CREATE TABLE statement from the layer's SQL file, with the table's location."""
-        text = resources.files(self.schema).joinpath("sql", f"{self.name}.sql").read_text()
+        folder = resources.files(self.package or self.schema).joinpath("sql")
+        text = folder.joinpath(f"{self.name}.sql").read_text()
         return Template(text).substitute(location=self.location(warehouse)).strip().rstrip(";")
 
 

@@ -53,11 +53,18 @@ class PrivacyConfig:
 
 
 @dataclass
+class RunConfig:
+    # How long a run waits for another run on the same warehouse to finish before failing.
+    lock_timeout_seconds: float = 60.0
+
+
+@dataclass
 class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    run: RunConfig = field(default_factory=RunConfig)
 
 
 ConfigStore.instance().store(name="lakehouse_schema", node=Config)
@@ -97,6 +104,11 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             f"storage.kind={config.storage.kind!r} is not supported: "
             f"choose one of {', '.join(STORAGE_KINDS)} (for example storage=local)"
+        )
+    if config.run.lock_timeout_seconds < 0:
+        raise ConfigError(
+            f"run.lock_timeout_seconds={config.run.lock_timeout_seconds} is negative: "
+            "set it to 0 (fail at once when busy) or a number of seconds to wait"
         )
     if not config.privacy.pseudonym_salt.strip():
         raise ConfigError("privacy.pseudonym_salt is empty: set it to a secret, non-empty string")

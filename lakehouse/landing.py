@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 
@@ -9,16 +11,41 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 SOURCES = ("customer", "accelerometer", "step_trainer")
-LINES_SCHEMA = "source_file STRING, source_line INT, line STRING"
+LINES_SCHEMA = "source_file STRING, source_checksum STRING, source_line INT, line STRING"
+_CHUNK = 1 << 20
 
 
-def landing_files(landing: str, source: str) -> list[str]:
+@dataclass(frozen=True)
+class LandingFile:
+    """A delivered file as the listing shows it; `checksum` is filled in once computed."""
+
+    path: str
+    size: int
+    modified_ns: int
+    checksum: str | None = None
+
+
+def landing_files(landing: str, source: str) -> list[LandingFile]:
     """Every `*.json` file of a source (`<landing>/<source>/*.json`), in name order."""
-    return sorted(str(path) for path in Path(landing, source).glob("*.json") if path.is_file())
+    files = []
+    for path in sorted(Path(landing, source).glob("*.json")):
+        if path.is_file():
+            stat = path.stat()
+            files.append(LandingFile(str(path), stat.st_size, stat.st_mtime_ns))
+    return files
 
 
-def read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
-    """One row per line of each file: `source_file`, `source_line` (1-based) and `line`.
+def content_checksum(path: str) -> str:
+    """SHA-256 of the file's bytes: a re-delivered file is recognised by its content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
+    """One row per line of each file: `source_file`, `source_checksum`, `source_line`, `line`.
 
     Files are read whole because the engine has no per-row file name and no line numbers;
     splitting each file's text gives both exactly.
@@ -26,20 +53,27 @@ def read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     if not files:
         return spark.createDataFrame([], LINES_SCHEMA)
     texts = [
-        spark.read.text(path, wholetext=True).select(
-            F.lit(path).alias("source_file"), F.col("value")
+        spark.read.text(file.path, wholetext=True).select(
+            F.lit(file.path).alias("source_file"),
+            F.lit(file.checksum).cast("string").alias("source_checksum"),
+            F.col("value"),
         )
-        for path in files
+        for file in files
     ]
     # Drop the final newline first: filtering exploded lines on their position is far slower.
     whole = reduce(DataFrame.unionByName, texts).select(
-        "source_file", F.regexp_replace("value", "\n$", "").alias("value")
+        "source_file", "source_checksum", F.regexp_replace("value", "\n$", "").alias("value")
     )
     return (
         whole.where(F.col("value") != "")  # an empty file has no lines
-        .select("source_file", F.posexplode(F.split("value", "\n")).alias("position", "line"))
         .select(
             "source_file",
+            "source_checksum",
+            F.posexplode(F.split("value", "\n")).alias("position", "line"),
+        )
+        .select(
+            "source_file",
+            "source_checksum",
             (F.col("position") + 1).cast("int").alias("source_line"),
             F.regexp_replace("line", "\r$", "").alias("line"),
         )

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse.catalog import TableSpec
 from lakehouse.delta_log import commit_metrics, table_version
+from lakehouse.faults import checkpoint
+
+DELETE_FLAG = "_merge_delete"
 
 
 @dataclass(frozen=True)
@@ -32,48 +36,92 @@ def merge_into(
     warehouse: str,
     *,
     delete_unmatched: bool = False,
+    scope: DataFrame | None = None,
 ) -> MergeResult:
     """MERGE `source` into `table` on its keys.
 
     New keys are inserted; matched rows are updated only when a value differs, so re-running
-    with the same source writes no new table version. With `delete_unmatched`, target rows
-    missing from `source` are deleted (the source is then the table's complete new content).
+    with the same source writes no new table version. Deletions take one of two forms:
+    - `delete_unmatched`: `source` is the table's complete new content; other rows are deleted;
+    - `scope` (a frame of some of the table's columns): `source` is the complete new content of
+      the rows that match `scope` on those columns; such rows missing from `source` are deleted.
+      That is how an incremental run removes, say, the readings of a withdrawn consent.
     """
     location = table.location(warehouse)
     before = table_version(location)
-    columns = spark.table(table.qualified_name).columns
+    target = spark.table(table.qualified_name)
+    staged = source.select(*target.columns)
+    if scope is not None:
+        staged = with_deletions(staged, target, scope, table.keys)
     view = f"merge_source_{table.schema}_{table.name}"
-    source.select(*columns).createOrReplaceTempView(view)
+    staged.createOrReplaceTempView(view)
+    statement = merge_statement(
+        table, target.columns, view, delete_unmatched=delete_unmatched, flagged=scope is not None
+    )
+    checkpoint(f"before:{table.qualified_name}")
     try:
-        spark.sql(merge_statement(table, columns, view, delete_unmatched=delete_unmatched))
+        spark.sql(statement)
     finally:
         spark.catalog.dropTempView(view)
+    checkpoint(f"after:{table.qualified_name}")
     after = table_version(location)
     metrics = commit_metrics(location, after) if after is not None and after != before else {}
+    deleted = int(metrics.get("numTargetRowsDeleted", 0))
+    source_rows = metrics.get("numSourceRows")
+    if source_rows is not None and scope is not None:
+        source_rows = int(source_rows) - deleted  # every deletion marker matched and deleted
     return MergeResult(
         table=table.qualified_name,
         version_before=before,
         version_after=after,
-        source_rows=metrics.get("numSourceRows"),
+        source_rows=source_rows,
         inserted=int(metrics.get("numTargetRowsInserted", 0)),
         updated=int(metrics.get("numTargetRowsUpdated", 0)),
-        deleted=int(metrics.get("numTargetRowsDeleted", 0)),
+        deleted=deleted,
     )
 
 
+def with_deletions(
+    source: DataFrame, target: DataFrame, scope: DataFrame, keys: tuple[str, ...]
+) -> DataFrame:
+    """`source` flagged as kept, plus a deletion marker for each in-scope target row it lacks."""
+    in_scope = target.join(scope.distinct(), list(scope.columns), "left_semi")
+    gone = in_scope.select(*keys).join(source.select(*keys), list(keys), "left_anti")
+    markers = gone.select(
+        *[
+            F.col(field.name)
+            if field.name in keys
+            else F.lit(None).cast(field.dataType).alias(field.name)
+            for field in target.schema.fields
+        ],
+        F.lit(True).alias(DELETE_FLAG),
+    )
+    return source.withColumn(DELETE_FLAG, F.lit(False)).unionByName(markers)
+
+
 def merge_statement(
-    table: TableSpec, columns: list[str], view: str, *, delete_unmatched: bool
+    table: TableSpec,
+    columns: list[str],
+    view: str,
+    *,
+    delete_unmatched: bool = False,
+    flagged: bool = False,
 ) -> str:
     on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
     values = [c for c in columns if c not in table.keys]
     clauses = []
+    if flagged:
+        clauses.append(f"WHEN MATCHED AND s.`{DELETE_FLAG}` THEN DELETE")
     if values:
         unchanged = " AND ".join(f"t.`{c}` <=> s.`{c}`" for c in values)
         assignments = ", ".join(f"`{c}` = s.`{c}`" for c in values)
         clauses.append(f"WHEN MATCHED AND NOT ({unchanged}) THEN UPDATE SET {assignments}")
     column_list = ", ".join(f"`{c}`" for c in columns)
     source_list = ", ".join(f"s.`{c}`" for c in columns)
-    clauses.append(f"WHEN NOT MATCHED THEN INSERT ({column_list}) VALUES ({source_list})")
+    insert_when = f" AND NOT s.`{DELETE_FLAG}`" if flagged else ""
+    clauses.append(
+        f"WHEN NOT MATCHED{insert_when} THEN INSERT ({column_list}) VALUES ({source_list})"
+    )
     if delete_unmatched:
         clauses.append("WHEN NOT MATCHED BY SOURCE THEN DELETE")
     return f"MERGE INTO {table.qualified_name} t USING {view} s ON {on}\n" + "\n".join(clauses)

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 
 from bronze.job import JOBS as BRONZE_JOBS
+from bronze.job import latest_batch
 from gold.job import JOBS as GOLD_JOBS
 from lakehouse.catalog import attach_warehouse
 from lakehouse.config import Config, ConfigError, require_landing
+from lakehouse.lock import warehouse_lock
 from lakehouse.progress import Progress
 from lakehouse.run import RunContext, TableJob, TableResult
 from silver.job import JOBS as SILVER_JOBS
@@ -45,11 +47,14 @@ def run_pipeline(
     """Run the selected jobs against the configured warehouse; return the run id and results."""
     require_landing(config)
     jobs = select_jobs(target)
-    attach_warehouse(spark, config.paths.warehouse)
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    ctx = RunContext(spark, config, run_id, now)
-    return run_id, run_jobs(ctx, jobs, progress or Progress(len(jobs)))
+    warehouse = config.paths.warehouse
+    with warehouse_lock(warehouse, run_id, config.run.lock_timeout_seconds):
+        attach_warehouse(spark, warehouse)
+        batch = latest_batch(spark, warehouse) + 1
+        ctx = RunContext(spark, config, run_id, now, batch)
+        return run_id, run_jobs(ctx, jobs, progress or Progress(len(jobs)))
 
 
 def run_jobs(ctx: RunContext, jobs: list[TableJob], progress: Progress) -> list[TableResult]:

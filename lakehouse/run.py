@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,9 @@ from lakehouse.catalog import TableSpec, ensure_table
 from lakehouse.config import Config
 from lakehouse.merge import MergeResult, merge_into
 
+# Bump when a rule that shapes silver or gold changes: the next run then rebuilds them in full.
+RULES_VERSION = 1
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -19,6 +23,8 @@ class RunContext:
     config: Config
     run_id: str
     started_at: datetime
+    # The batch number this run stamps on what it ingests (one more than the newest so far).
+    batch: int
 
     @property
     def warehouse(self) -> str:
@@ -28,12 +34,34 @@ class RunContext:
         for table in tables:
             ensure_table(self.spark, table, self.warehouse)
 
+    def table(self, table: TableSpec) -> DataFrame:
+        """The table by name, created empty first if it does not exist yet."""
+        self.ensure(table)
+        return self.spark.table(table.qualified_name)
+
     def merge(
-        self, source: DataFrame, table: TableSpec, *, delete_unmatched: bool = False
+        self,
+        source: DataFrame,
+        table: TableSpec,
+        *,
+        delete_unmatched: bool = False,
+        scope: DataFrame | None = None,
     ) -> MergeResult:
         return merge_into(
-            self.spark, source, table, self.warehouse, delete_unmatched=delete_unmatched
+            self.spark,
+            source,
+            table,
+            self.warehouse,
+            delete_unmatched=delete_unmatched,
+            scope=scope,
         )
+
+    @property
+    def settings_digest(self) -> str:
+        """A digest of the settings silver and gold content depends on (never the salt itself)."""
+        privacy = self.config.privacy
+        settings = f"{RULES_VERSION}|{privacy.consent_cutoff}|{privacy.pseudonym_salt}"
+        return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -47,6 +75,10 @@ class TableResult:
     deleted: int
     quarantined: int
     version: int | None
+
+    @classmethod
+    def unchanged(cls, table: TableSpec, version: int | None) -> TableResult:
+        return cls(table.qualified_name, 0, 0, 0, 0, 0, version)
 
     @classmethod
     def of(cls, merge: MergeResult, *, read: int, quarantined: int = 0) -> TableResult:

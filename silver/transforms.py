@@ -33,9 +33,16 @@ EARLIEST_BIRTH_DAY = "1900-01-01"
 
 
 def latest_record_per_customer(customers: DataFrame) -> DataFrame:
-    """Each email's record with the greatest `lastUpdateDate` (ties: the later landing line)."""
+    """Each email's record with the greatest `lastUpdateDate`.
+
+    Ties go to the later file name, then the later delivery of that file, then the later line:
+    an order that does not depend on how the files were split across runs.
+    """
     newest_first = Window.partitionBy("email").orderBy(
-        F.col("lastUpdateDate").desc(), F.col("_source_file").desc(), F.col("_source_line").desc()
+        F.col("lastUpdateDate").desc(),
+        F.col("_source_file").desc(),
+        F.col("_batch").desc(),
+        F.col("_source_line").desc(),
     )
     return (
         customers.withColumn("_rank", F.row_number().over(newest_first))

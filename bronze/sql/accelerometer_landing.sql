@@ -7,7 +7,9 @@ CREATE TABLE IF NOT EXISTS bronze.accelerometer_landing (
   y DOUBLE,
   z DOUBLE,
   _source_file STRING,
+  _source_checksum STRING,
   _source_line INT,
+  _batch BIGINT,
   _ingestion_run_id STRING,
   _ingested_at TIMESTAMP
 )

@@ -12,7 +12,9 @@ CREATE TABLE IF NOT EXISTS bronze.customer_landing (
   shareWithPublicAsOfDate BIGINT,
   shareWithFriendsAsOfDate BIGINT,
   _source_file STRING,
+  _source_checksum STRING,
   _source_line INT,
+  _batch BIGINT,
   _ingestion_run_id STRING,
   _ingested_at TIMESTAMP
 )

@@ -5,7 +5,9 @@ CREATE TABLE IF NOT EXISTS bronze.step_trainer_landing (
   serialNumber STRING,
   distanceFromObject INT,
   _source_file STRING,
+  _source_checksum STRING,
   _source_line INT,
+  _batch BIGINT,
   _ingestion_run_id STRING,
   _ingested_at TIMESTAMP
 )

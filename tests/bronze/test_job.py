@@ -61,11 +61,12 @@ def test_ddl_files_match_the_tables_the_job_creates(spark: SparkSession, make_co
     Path(config.paths.landing).mkdir(parents=True)
     run_pipeline(spark, config)
     for sql in sorted(Path(__file__).resolve().parents[2].glob("*/sql/*.sql")):
-        schema = sql.parent.parent.name
+        text = sql.read_text()
+        name = text.split("CREATE TABLE IF NOT EXISTS ")[1].split()[0]
         declared = [
             tuple(line.strip().rstrip(",").split()[:2])
-            for line in sql.read_text().splitlines()
+            for line in text.splitlines()
             if line.startswith("  ")
         ]
-        created = spark.table(f"{schema}.{sql.stem}").dtypes
+        created = spark.table(name).dtypes
         assert [(n, t.upper()) for n, t in created] == [(n, t.upper()) for n, t in declared], sql

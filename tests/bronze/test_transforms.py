@@ -12,13 +12,14 @@ from bronze.transforms import (
     valid_records,
     with_ingestion,
 )
+from lakehouse.landing import LINES_SCHEMA as LINES
 from tests.conftest import rows
-
-LINES = "source_file STRING, source_line INT, line STRING"
 
 
 def parse_accelerometer(spark: SparkSession, *lines: str):  # type: ignore[no-untyped-def]
-    frame = spark.createDataFrame([("f.json", i, line) for i, line in enumerate(lines, 1)], LINES)
+    frame = spark.createDataFrame(
+        [("f.json", "c1", i, line) for i, line in enumerate(lines, 1)], LINES
+    )
     return frame.transform(parse_records(ACCELEROMETER_FIELDS))
 
 
@@ -36,11 +37,12 @@ def test_valid_lines_are_typed_and_both_timestamp_spellings_are_read(spark: Spar
         "y": "double",
         "z": "double",
         "_source_file": "string",
+        "_source_checksum": "string",
         "_source_line": "int",
     }
     assert rows(valid) == [
-        ("a@x", 1655564444000, 1.0, -0.5, 2.25, "f.json", 1),
-        ("b@x", 1655564445000, 0.1, 0.2, 0.3, "f.json", 2),
+        ("a@x", 1655564444000, 1.0, -0.5, 2.25, "f.json", "c1", 1),
+        ("b@x", 1655564445000, 0.1, 0.2, 0.3, "f.json", "c1", 2),
     ]
 
 
@@ -71,8 +73,9 @@ def test_every_bad_line_is_quarantined_with_its_reason(spark: SparkSession) -> N
 
 
 def test_a_fractional_distance_is_not_an_int(spark: SparkSession) -> None:
+    line = '{"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":7.5}'
     frame = spark.createDataFrame(
-        [("s.json", 1, '{"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":7.5}')],
+        [("s.json", "c1", 1, line)],
         LINES,
     )
     bad = frame.transform(parse_records(STEP_TRAINER_FIELDS)).transform(quarantined_lines("step"))
@@ -81,6 +84,6 @@ def test_a_fractional_distance_is_not_an_int(spark: SparkSession) -> None:
 
 def test_ingestion_stamp(spark: SparkSession) -> None:
     at = datetime(2026, 1, 2, 3, 4, 5)
-    frame = spark.createDataFrame([(1,)], "n INT").transform(with_ingestion("run-1", at))
-    assert rows(frame, "_ingestion_run_id") == [("run-1",)]
+    frame = spark.createDataFrame([(1,)], "n INT").transform(with_ingestion(4, "run-1", at))
+    assert rows(frame, "_batch", "_ingestion_run_id") == [(4, "run-1")]
     assert dict(frame.dtypes)["_ingested_at"] == "timestamp"

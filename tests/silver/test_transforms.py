@@ -17,7 +17,7 @@ LANDED_CUSTOMER = (
     "customerName STRING, email STRING, phone STRING, birthDay STRING, serialNumber STRING, "
     "registrationDate BIGINT, lastUpdateDate BIGINT, shareWithResearchAsOfDate BIGINT, "
     "shareWithPublicAsOfDate BIGINT, shareWithFriendsAsOfDate BIGINT, "
-    "_source_file STRING, _source_line INT"
+    "_source_file STRING, _batch BIGINT, _source_line INT"
 )
 CONSENT = "email STRING, serialNumber STRING, shareWithResearchAsOfDate BIGINT"
 
@@ -37,6 +37,7 @@ def customer(
         None,
         None,
         "c.json",
+        1,
         line,
     )
 

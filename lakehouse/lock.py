@@ -1,0 +1,77 @@
+"""One writer at a time per warehouse.
+
+Runs take an exclusive lock on `<warehouse>/_lakehouse.lock` for their whole duration. It is
+an OS file lock (`flock`), so it dies with its process: a killed run never leaves a stale
+lock behind. A second run waits up to `run.lock_timeout_seconds`, then fails with
+`WarehouseBusy` naming the holder. Delta's own optimistic concurrency still guards against
+writers that bypass the lock (a notebook, another tool): their conflicting commit fails.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+LOCK_FILE = "_lakehouse.lock"
+_POLL_SECONDS = 0.2
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run holds the warehouse lock."""
+
+
+@contextmanager
+def warehouse_lock(warehouse: str, run_id: str, timeout_seconds: float) -> Iterator[None]:
+    path = Path(warehouse, LOCK_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + max(timeout_seconds, 0)
+        while not _try_lock(handle):
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse {warehouse} is in use by another run ({_holder(path)}); "
+                    f"waited {timeout_seconds:g}s. Try again later or raise "
+                    "run.lock_timeout_seconds"
+                )
+            time.sleep(_POLL_SECONDS)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            holder = {
+                "run_id": run_id,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            handle.write(json.dumps(holder))
+            handle.flush()
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _try_lock(handle: object) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # type: ignore[call-overload]
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _holder(path: Path) -> str:
+    try:
+        holder = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return "holder unknown"
+    if not holder:
+        return "holder unknown"
+    return ", ".join(f"{key} {value}" for key, value in holder.items())
