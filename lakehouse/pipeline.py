@@ -51,9 +51,9 @@ def run_pipeline(
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     warehouse = config.paths.warehouse
     with warehouse_lock(warehouse, run_id, config.run.lock_timeout_seconds):
-        attach_warehouse(spark, warehouse)
+        attached = attach_warehouse(spark, warehouse)
         batch = latest_batch(spark, warehouse) + 1
-        ctx = RunContext(spark, config, run_id, now, batch)
+        ctx = RunContext(spark, config, run_id, now, batch, ensured=set(attached))
         return run_id, run_jobs(ctx, jobs, progress or Progress(len(jobs)))
 
 

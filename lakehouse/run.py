@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
@@ -25,6 +25,8 @@ class RunContext:
     started_at: datetime
     # The batch number this run stamps on what it ingests (one more than the newest so far).
     batch: int
+    # Tables known to exist and be registered in this run (saves catalog round trips).
+    ensured: set[str] = field(default_factory=set, compare=False)
 
     @property
     def warehouse(self) -> str:
@@ -32,7 +34,9 @@ class RunContext:
 
     def ensure(self, *tables: TableSpec) -> None:
         for table in tables:
-            ensure_table(self.spark, table, self.warehouse)
+            if table.qualified_name not in self.ensured:
+                ensure_table(self.spark, table, self.warehouse)
+                self.ensured.add(table.qualified_name)
 
     def table(self, table: TableSpec) -> DataFrame:
         """The table by name, created empty first if it does not exist yet."""
