@@ -90,7 +90,8 @@ def sort_out(
     Unchanged files (same path, size and modification time as ingested) are dropped unread.
     """
     unchanged = {(key[0], row["size"], row["modified_ns"]) for key, row in known.items()}
-    new, seen_again = [], []
+    new: list[LandingFile] = []
+    seen_again: list[LandingFile] = []
     for file in listed:
         if (file.path, file.size, file.modified_ns) in unchanged:
             continue

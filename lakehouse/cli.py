@@ -21,6 +21,7 @@ from lakehouse.config import Config, ConfigError, load_config, require_landing
 from lakehouse.delta_log import table_version
 from lakehouse.engine import open_session
 from lakehouse.generate import GenerateOptions, generate
+from lakehouse.lock import WarehouseBusy
 from lakehouse.pipeline import run_pipeline, select_jobs
 from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
 
@@ -28,6 +29,7 @@ log = logging.getLogger("lakehouse")
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_BUSY = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except WarehouseBusy as error:
+        print(f"busy: {error}", file=sys.stderr)
+        return EXIT_BUSY
     except Exception as error:
         log.exception("failed: %s", error)
         return EXIT_FAILED

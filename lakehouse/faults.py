@@ -1,20 +1,24 @@
-"""Fault injection for crash tests: stop a run dead at a named point.
+"""Fault injection for crash and concurrency tests: stop or stall a run at a named point.
 
 Every commit passes a checkpoint before and after it (`before:silver.customer_trusted`,
 `after:silver.customer_trusted`, ...). Setting `LAKEHOUSE_FAULT` to a point's name (shell-style
-wildcards allowed) kills the process there with SIGKILL, as a crash or an OOM kill would.
-With `LAKEHOUSE_FAULT_ACTION=raise` it raises `InjectedFault` instead, so tests can crash a run
-in-process many times cheaply. Unset, a checkpoint costs one environment lookup.
+wildcards allowed) acts there, as chosen by `LAKEHOUSE_FAULT_ACTION`:
+- `kill` (default): SIGKILL the process, as a crash or an OOM kill would;
+- `raise`: raise `InjectedFault`, so tests can crash a run in-process many times cheaply;
+- `stall`: sleep `LAKEHOUSE_FAULT_STALL_SECONDS` (default 5), as a slow store would.
+Unset, a checkpoint costs one environment lookup.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from fnmatch import fnmatchcase
 
 FAULT_ENV = "LAKEHOUSE_FAULT"
 ACTION_ENV = "LAKEHOUSE_FAULT_ACTION"
+STALL_ENV = "LAKEHOUSE_FAULT_STALL_SECONDS"
 
 
 class InjectedFault(BaseException):
@@ -25,6 +29,10 @@ def checkpoint(point: str) -> None:
     pattern = os.environ.get(FAULT_ENV)
     if not pattern or not fnmatchcase(point, pattern):
         return
-    if os.environ.get(ACTION_ENV) == "raise":
+    action = os.environ.get(ACTION_ENV, "kill")
+    if action == "raise":
         raise InjectedFault(point)
+    if action == "stall":
+        time.sleep(float(os.environ.get(STALL_ENV, "5")))
+        return
     os.kill(os.getpid(), signal.SIGKILL)

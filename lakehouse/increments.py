@@ -61,27 +61,32 @@ def refresh(ctx: RunContext, table: TableSpec, through_batch: int, build: Build)
     return TableResult.of(merge, read=source_rows(merge, content))
 
 
+@dataclass(frozen=True)
+class Watermark:
+    through_batch: int
+    table_version: int | None
+    config_digest: str
+
+
 def plan(ctx: RunContext, table: TableSpec, through_batch: int) -> Increment | None:
     mark = watermark(ctx, table)
     version = table_version(table.location(ctx.warehouse))
-    if (
-        mark is None
-        or mark["config_digest"] != ctx.settings_digest
-        or mark["table_version"] != version
-    ):
+    if mark is None or mark.config_digest != ctx.settings_digest or mark.table_version != version:
         return Increment(None, through_batch)
-    if mark["through_batch"] >= through_batch:
+    if mark.through_batch >= through_batch:
         return None
-    return Increment(int(mark["through_batch"]), through_batch)
+    return Increment(mark.through_batch, through_batch)
 
 
-def watermark(ctx: RunContext, table: TableSpec) -> dict[str, object] | None:
+def watermark(ctx: RunContext, table: TableSpec) -> Watermark | None:
     location = WATERMARKS.location(ctx.warehouse)
     if not is_delta_table(location):
         return None
     marks = ctx.spark.read.format("delta").load(location)
     row = marks.where(F.col("table_name") == table.qualified_name).first()
-    return row.asDict() if row else None
+    if row is None:
+        return None
+    return Watermark(row["through_batch"], row["table_version"], row["config_digest"])
 
 
 def save_watermark(

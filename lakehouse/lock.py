@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -18,6 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE = "_lakehouse.lock"
 _POLL_SECONDS = 0.2
@@ -33,6 +37,10 @@ def warehouse_lock(warehouse: str, run_id: str, timeout_seconds: float) -> Itera
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         deadline = time.monotonic() + max(timeout_seconds, 0)
+        if not _try_lock(handle) and timeout_seconds > 0:
+            log.info(
+                "waiting up to %gs for the warehouse lock (%s)", timeout_seconds, _holder(path)
+            )
         while not _try_lock(handle):
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
@@ -59,9 +67,9 @@ def warehouse_lock(warehouse: str, run_id: str, timeout_seconds: float) -> Itera
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _try_lock(handle: object) -> bool:
+def _try_lock(handle: IO[str]) -> bool:
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # type: ignore[call-overload]
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True

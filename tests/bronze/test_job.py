@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from lakehouse.delta_log import table_version
 from lakehouse.pipeline import run_pipeline
 from tests.conftest import rows
 
@@ -70,3 +72,54 @@ def test_ddl_files_match_the_tables_the_job_creates(spark: SparkSession, make_co
         ]
         created = spark.table(name).dtypes
         assert [(n, t.upper()) for n, t in created] == [(n, t.upper()) for n, t in declared], sql
+
+
+def landing_versions(config) -> dict[str, int | None]:  # type: ignore[no-untyped-def]
+    return {
+        name: table_version(f"{config.paths.warehouse}/bronze/{name}")
+        for name in ("customer_landing", "accelerometer_landing", "quarantine")
+    }
+
+
+def test_each_file_is_ingested_once_whatever_its_timestamps(spark: SparkSession, make_config):  # type: ignore[no-untyped-def]
+    config = make_config()
+    folder = Path(config.paths.landing, "accelerometer")
+    write(folder, "b.json", '{"user":"a@x","timestamp":1,"x":1,"y":2,"z":3}')
+    write(folder, "only-bad.json", "garbage")
+    run_pipeline(spark, config, "bronze")
+    first = landing_versions(config)
+
+    # Re-delivered with the same content (a new copy, a new modification time): nothing new.
+    os.utime(folder / "b.json", (1e9, 1e9))
+    run_pipeline(spark, config, "bronze")
+    assert landing_versions(config) == first
+
+    # A new file stamped years ago is still new.
+    write(folder, "a.json", '{"user":"a@x","timestamp":2,"x":1,"y":2,"z":3}')
+    os.utime(folder / "a.json", (1e9, 1e9))
+    run_pipeline(spark, config, "bronze")
+    assert rows(spark.table("bronze.accelerometer_landing"), "timestamp") == [(1,), (2,)]
+    assert spark.table("bronze.quarantine").count() == 1
+    ledger = rows(spark.table("bronze.ingested_files"), "file")
+    assert [Path(f).name for (f,) in ledger] == ["a.json", "b.json", "only-bad.json"]
+
+
+def test_new_content_under_a_known_name_is_a_new_delivery(spark: SparkSession, make_config):  # type: ignore[no-untyped-def]
+    config = make_config()
+    folder = Path(config.paths.landing, "customer")
+    old = '{"customerName":"A","email":"a@x","serialNumber":"s1","lastUpdateDate":5}'
+    new = (
+        '{"customerName":"A","email":"a@x","serialNumber":"s1","lastUpdateDate":9,'
+        '"shareWithResearchAsOfDate":7}'
+    )
+    write(folder, "c.json", old)
+    run_pipeline(spark, config)
+    assert spark.table("silver.customer_trusted").count() == 0
+
+    write(folder, "c.json", old, new)
+    run_pipeline(spark, config)
+
+    landed = rows(spark.table("bronze.customer_landing"), "_source_line", "lastUpdateDate")
+    assert landed == [(1, 5), (1, 5), (2, 9)]  # both deliveries kept, each with its checksum
+    assert spark.table("bronze.customer_landing").select("_source_checksum").distinct().count() == 2
+    assert rows(spark.table("silver.customer_trusted"), "email", "lastUpdateDate") == [("a@x", 9)]
