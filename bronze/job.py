@@ -24,9 +24,10 @@ from bronze.transforms import (
     with_ingestion,
 )
 from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import is_delta_table
+from lakehouse.delta_log import is_delta_table, table_version
 from lakehouse.landing import SOURCES, LandingFile, content_checksum, landing_files, read_lines
-from lakehouse.run import RunContext, TableJob, TableResult, source_rows
+from lakehouse.merge import MergeResult
+from lakehouse.run import RunContext, TableJob, TableResult
 
 LINEAGE_KEY = ("_source_file", "_source_checksum", "_source_line")
 LANDING_TABLES = {
@@ -43,10 +44,10 @@ LEDGER_SCHEMA = (
 
 
 def ingest(ctx: RunContext, source: str) -> list[TableResult]:
-    """MERGE the records of the source's new files into landing and quarantine, then the ledger.
+    """Write the records of the source's new files to quarantine and landing, then the ledger.
 
-    The ledger is committed last, so a run cut off before it re-reads the file next time and
-    the MERGEs (keyed on file, checksum and line) absorb the repeat.
+    The ledger is committed last, so a run cut off before it re-reads the file next time;
+    `append_new_files` then skips the tables that already hold it.
     """
     landing_table = LANDING_TABLES[source]
     ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES)
@@ -57,12 +58,9 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     stamp = partial(with_ingestion, ctx.batch, ctx.run_id, ctx.started_at)
 
     bad = parsed.transform(quarantined_lines(source)).transform(stamp(prefix=""))
-    quarantine = ctx.merge(bad, QUARANTINE)
-    quarantined = source_rows(quarantine, bad) if new else 0
-
+    quarantine = append_new_files(ctx, bad, QUARANTINE, new, prefix="")
     good = parsed.transform(valid_records(fields)).transform(stamp())
-    landed = ctx.merge(good, landing_table)
-    valid = source_rows(landed, good) if new else 0
+    landed = append_new_files(ctx, good, landing_table, new, prefix="_")
 
     ledger = [ledger_row(ctx, source, file) for file in new]
     for file in seen_again:  # same content, new size or time: remember it, read nothing
@@ -70,10 +68,42 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
         ledger.append({**known_row, "size": file.size, "modified_ns": file.modified_ns})
     if ledger:
         record_files(ctx, ledger)
+    quarantined = quarantine.inserted
     return [
-        TableResult.of(landed, read=valid + quarantined, quarantined=quarantined),
+        TableResult.of(landed, read=landed.inserted + quarantined, quarantined=quarantined),
         TableResult.of(quarantine, read=quarantined),
     ]
+
+
+def append_new_files(
+    ctx: RunContext, rows: DataFrame, table: TableSpec, files: list[LandingFile], *, prefix: str
+) -> MergeResult:
+    """Append the rows of the files `table` does not hold yet (an insert-only MERGE on the file).
+
+    A file's rows enter a table in one commit, so a table holding any row of a file holds all
+    of them: checking the file and checksum columns is enough, and cheaper than a MERGE that
+    scans the whole table for matching lines.
+    """
+    file_column, checksum_column = f"{prefix}source_file", f"{prefix}source_checksum"
+    location = table.location(ctx.warehouse)
+    paths = [file.path for file in files]
+    held = (
+        {
+            (row[0], row[1])
+            for row in ctx.table(table)
+            .where(F.col(file_column).isin(paths))
+            .select(file_column, checksum_column)
+            .distinct()
+            .collect()
+        }
+        if paths
+        else set()
+    )
+    missing = [file.path for file in files if (file.path, file.checksum) not in held]
+    if not missing:
+        version = table_version(location)
+        return MergeResult(table.qualified_name, version, version, 0, 0, 0, 0)
+    return ctx.append(rows.where(F.col(file_column).isin(missing)), table)
 
 
 def ingested_files(ctx: RunContext, source: str) -> dict[tuple[str, str], dict[str, object]]:

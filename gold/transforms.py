@@ -55,9 +55,11 @@ def aligned_with_accelerometer(customers: DataFrame, accelerometer: DataFrame) -
             "y",
             "z",
         )
+        # Readings with their owner's serial number first: joining steps on the serial alone
+        # would pair every step with every customer sharing it (the bug) before narrowing.
+        owned = owners.join(phone, "_email").withColumnRenamed("_serial", "serialNumber")
         return (
-            steps.join(owners, F.col("serialNumber") == F.col("_serial"))
-            .join(phone, ["_email", "sensorReadingTime"])
+            steps.join(owned, ["serialNumber", "sensorReadingTime"])
             .withColumn("_step_id", F.col("reading_id"))
             .transform(with_row_id("record_id", ("_step_id", "_accelerometer_id")))
             .select(*MACHINE_LEARNING_COLUMNS)

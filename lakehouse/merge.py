@@ -1,4 +1,9 @@
-"""Upserts with SQL `MERGE INTO`, the one write path every job uses (both engines run it)."""
+"""The two write paths every job uses, both plain SQL that both engines run.
+
+- `merge_into`: an upsert with `MERGE INTO`, keyed on the table's natural key;
+- `append_into`: `INSERT INTO`, for rows whose keys are known to be new (bronze files the
+  table does not hold yet), where a MERGE would only scan the whole table to find no match.
+"""
 
 from __future__ import annotations
 
@@ -79,6 +84,28 @@ def merge_into(
         updated=int(metrics.get("numTargetRowsUpdated", 0)),
         deleted=deleted,
     )
+
+
+def append_into(
+    spark: SparkSession, source: DataFrame, table: TableSpec, warehouse: str
+) -> MergeResult:
+    """INSERT `source` into `table` in one commit; the caller guarantees its keys are new."""
+    location = table.location(warehouse)
+    before = table_version(location)
+    columns = spark.table(table.qualified_name).columns
+    view = f"append_source_{table.schema}_{table.name}"
+    source.select(*columns).createOrReplaceTempView(view)
+    column_list = ", ".join(f"`{c}`" for c in columns)
+    checkpoint(f"before:{table.qualified_name}")
+    try:
+        spark.sql(f"INSERT INTO {table.qualified_name} SELECT {column_list} FROM {view}")
+    finally:
+        spark.catalog.dropTempView(view)
+    checkpoint(f"after:{table.qualified_name}")
+    after = table_version(location)
+    metrics = commit_metrics(location, after) if after is not None and after != before else {}
+    written = int(metrics.get("numOutputRows", 0))
+    return MergeResult(table.qualified_name, before, after, written, written, 0, 0)
 
 
 def with_deletions(

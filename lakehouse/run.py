@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.catalog import TableSpec, ensure_table
 from lakehouse.config import Config
-from lakehouse.merge import MergeResult, merge_into
+from lakehouse.merge import MergeResult, append_into, merge_into
 
 # Bump when a rule that shapes silver or gold changes: the next run then rebuilds them in full.
 RULES_VERSION = 1
@@ -59,6 +59,9 @@ class RunContext:
             delete_unmatched=delete_unmatched,
             scope=scope,
         )
+
+    def append(self, source: DataFrame, table: TableSpec) -> MergeResult:
+        return append_into(self.spark, source, table, self.warehouse)
 
     @property
     def settings_digest(self) -> str:
