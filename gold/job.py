@@ -1,7 +1,7 @@
 """Gold job: silver trusted tables -> curated customers and the ML-ready dataset.
 
-Refreshed like silver (see `lakehouse.increments`): the customers and moments that new bronze
-batches touch are recomputed from silver and MERGEd, deletions included.
+Refreshed like silver (see `lakehouse.increments`): what new bronze batches touch is
+recomputed from silver and MERGEd, and rows of changed customers that left are deleted.
 """
 
 from __future__ import annotations
@@ -9,18 +9,22 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from bronze.job import LANDING_TABLES, latest_batch
+from bronze.job import latest_batch
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
 from lakehouse.catalog import TableSpec
 from lakehouse.increments import Increment, refresh
 from lakehouse.run import RunContext, TableJob, TableResult
-from silver.changes import MOMENT, changed_customers, fresh
+from silver.changes import MOMENT, at_moment_times, changed_customers, fresh
 from silver.job import (
+    ACCELEROMETER,
     ACCELEROMETER_TRUSTED,
     CUSTOMER_TRUSTED,
+    CUSTOMERS,
+    STEP_TRAINER,
     STEP_TRAINER_TRUSTED,
-    touched_moments_since,
+    touched_and_leaving_moments,
 )
+from silver.transforms import with_customer_key
 
 CUSTOMER_CURATED = TableSpec("gold", "customer_curated", ("email",))
 MACHINE_LEARNING_CURATED = TableSpec("gold", "machine_learning_curated", ("record_id",))
@@ -28,32 +32,42 @@ MACHINE_LEARNING_CURATED = TableSpec("gold", "machine_learning_curated", ("recor
 
 def build_customer_curated(ctx: RunContext) -> list[TableResult]:
     customers = ctx.table(CUSTOMER_TRUSTED)
-    rule = customers_with_readings(ctx.table(ACCELEROMETER_TRUSTED))
+    readings = ctx.table(ACCELEROMETER_TRUSTED)
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
-        new_readings = fresh(ctx.table(LANDING_TABLES["accelerometer"]), since)
-        touched = changed_customers(ctx.table(LANDING_TABLES["customer"]), since).unionByName(
-            new_readings.select(F.col("user").alias("email"))
-        )
+        changed = changed_customers(ctx.table(CUSTOMERS), since)
         if increment.full:
-            return customers.transform(rule), touched
-        return customers.join(touched, "email", "left_semi").transform(rule), touched
+            return customers.transform(customers_with_readings(readings)), changed
+        new_users = fresh(ctx.table(ACCELEROMETER), since).select(F.col("user").alias("email"))
+        touched = changed.unionByName(new_users).distinct()
+        their_readings = readings.join(
+            touched.withColumnRenamed("email", "user"), "user", "left_semi"
+        )
+        candidates = customers.join(touched, "email", "left_semi")
+        return candidates.transform(customers_with_readings(their_readings)), changed
 
     return [refresh(ctx, CUSTOMER_CURATED, latest_batch(ctx.spark, ctx.warehouse), build)]
 
 
 def build_machine_learning_curated(ctx: RunContext) -> list[TableResult]:
     steps = ctx.table(STEP_TRAINER_TRUSTED)
-    rule = aligned_with_accelerometer(ctx.table(CUSTOMER_TRUSTED), ctx.table(ACCELEROMETER_TRUSTED))
+    customers = ctx.table(CUSTOMER_TRUSTED)
+    accelerometer = ctx.table(ACCELEROMETER_TRUSTED)
+    salt = ctx.config.privacy.pseudonym_salt
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
-        new_steps = fresh(ctx.table(LANDING_TABLES["step_trainer"]), since)
-        moments = touched_moments_since(ctx, since).unionByName(new_steps.select(*MOMENT))
+        # Rows leave only with their customer, whom the pseudonymous key names.
+        changed = changed_customers(ctx.table(CUSTOMERS), since)
+        leaving = changed.transform(with_customer_key(salt)).select("customer_key")
         if increment.full:
-            return steps.transform(rule), moments
-        return steps.join(moments, list(MOMENT), "left_semi").transform(rule), moments
+            return steps.transform(aligned_with_accelerometer(customers, accelerometer)), leaving
+        touched, _ = touched_and_leaving_moments(ctx, since)
+        new_steps = fresh(ctx.table(STEP_TRAINER), since).select(*MOMENT)
+        candidates = steps.join(touched.unionByName(new_steps), list(MOMENT), "left_semi")
+        nearby = at_moment_times(accelerometer, "timestamp", candidates.select(*MOMENT))
+        return candidates.transform(aligned_with_accelerometer(customers, nearby)), leaving
 
     return [refresh(ctx, MACHINE_LEARNING_CURATED, latest_batch(ctx.spark, ctx.warehouse), build)]
 

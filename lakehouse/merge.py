@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lakehouse.catalog import TableSpec
@@ -111,10 +111,13 @@ def append_into(
 def with_deletions(
     source: DataFrame, target: DataFrame, scope: DataFrame, keys: tuple[str, ...]
 ) -> DataFrame:
-    """`source` flagged as kept, plus a deletion marker for each in-scope target row it lacks."""
+    """`source` flagged as kept, plus a deletion marker for each in-scope target row it lacks.
+
+    Markers are made for every in-scope target row and then dropped where `source` has the
+    key, by ranking within each key; an anti-join would compute `source` a second time.
+    """
     in_scope = target.join(scope.distinct(), list(scope.columns), "left_semi")
-    gone = in_scope.select(*keys).join(source.select(*keys), list(keys), "left_anti")
-    markers = gone.select(
+    markers = in_scope.select(
         *[
             F.col(field.name)
             if field.name in keys
@@ -123,7 +126,13 @@ def with_deletions(
         ],
         F.lit(True).alias(DELETE_FLAG),
     )
-    return source.withColumn(DELETE_FLAG, F.lit(False)).unionByName(markers)
+    flagged = source.withColumn(DELETE_FLAG, F.lit(False)).unionByName(markers)
+    kept_first = Window.partitionBy(*keys).orderBy(F.col(DELETE_FLAG).asc())
+    return (
+        flagged.withColumn("_merge_rank", F.row_number().over(kept_first))
+        .where(F.col("_merge_rank") == 1)
+        .drop("_merge_rank")
+    )
 
 
 def merge_statement(

@@ -2,7 +2,8 @@
 
 Every silver and gold row is derived from bronze rows, so a row can change only if a new
 batch brought a record of the same customer (a consent granted, withdrawn or moved, a new
-serial number) or a reading at the same moment. Pure functions of DataFrames; no I/O.
+serial number) or a reading at the same moment. New readings only ever add rows; rows leave
+only when their customer changed. Pure functions of DataFrames; no I/O.
 """
 
 from __future__ import annotations
@@ -23,30 +24,34 @@ def changed_customers(customer_landing: DataFrame, since_batch: int | None) -> D
     return fresh(customer_landing, since_batch).select("email").distinct()
 
 
+def readings_of_customers(accelerometer: DataFrame, emails: DataFrame) -> DataFrame:
+    """The accelerometer readings whose `user` is one of `emails`."""
+    return accelerometer.join(emails.select(F.col("email").alias("user")), "user", "left_semi")
+
+
 def touched_readings(
     accelerometer_landing: DataFrame, changed: DataFrame, since_batch: int | None
 ) -> DataFrame:
     """Accelerometer readings that are new, or belong to a changed customer."""
-    of_changed = accelerometer_landing.join(
-        changed.withColumnRenamed("email", "user"), "user", "left_semi"
+    return fresh(accelerometer_landing, since_batch).unionByName(
+        readings_of_customers(accelerometer_landing, changed)
     )
-    return fresh(accelerometer_landing, since_batch).unionByName(of_changed)
 
 
-def touched_moments(
-    customer_landing: DataFrame,
-    accelerometer_landing: DataFrame,
-    changed: DataFrame,
-    since_batch: int | None,
-) -> DataFrame:
-    """(`serialNumber`, `sensorReadingTime`) pairs whose step readings may change attribution.
-
-    A step reading is attributed through a customer holding its serial number with an
-    accelerometer reading at its millisecond, so only the moments of touched readings, under
-    any serial number their user ever had, can gain or lose a step reading.
-    """
-    readings = touched_readings(accelerometer_landing, changed, since_batch).select(
-        "user", F.col("timestamp").alias("sensorReadingTime")
-    )
+def moments_of(readings: DataFrame, customer_landing: DataFrame) -> DataFrame:
+    """(`serialNumber`, `sensorReadingTime`) pairs: each reading's time under every serial
+    number its user ever had. A step reading is attributed through a customer holding its
+    serial number with a reading at its millisecond, so only these moments can change."""
     serials = customer_landing.select(F.col("email").alias("user"), "serialNumber").distinct()
-    return readings.join(serials, "user").select(*MOMENT).distinct()
+    return (
+        readings.select("user", F.col("timestamp").alias("sensorReadingTime"))
+        .join(serials, "user")
+        .select(*MOMENT)
+        .distinct()
+    )
+
+
+def at_moment_times(rows: DataFrame, time_column: str, moments: DataFrame) -> DataFrame:
+    """`rows` taken at one of the moments' milliseconds (narrows a big input cheaply)."""
+    times = moments.select(F.col("sensorReadingTime").alias(time_column)).distinct()
+    return rows.join(times, time_column, "left_semi")

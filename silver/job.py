@@ -1,8 +1,8 @@
 """Silver job: bronze landing tables -> trusted tables (consenting customers, their readings).
 
 Each table is refreshed from the bronze batches it has not processed yet (see
-`lakehouse.increments`): the customers and moments those batches touch are recomputed and
-MERGEd, including deletions when a consent was withdrawn or moved later.
+`lakehouse.increments`): what those batches touch is recomputed and MERGEd, and the rows of
+changed customers that are no longer eligible are deleted (a consent withdrawn or moved).
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from bronze.job import LANDING_TABLES, latest_batch
 from lakehouse.catalog import TableSpec
 from lakehouse.increments import Increment, refresh
 from lakehouse.run import RunContext, TableJob, TableResult
-from silver.changes import MOMENT, changed_customers, fresh, touched_moments, touched_readings
+from silver.changes import (
+    MOMENT,
+    at_moment_times,
+    changed_customers,
+    fresh,
+    moments_of,
+    readings_of_customers,
+    touched_readings,
+)
 from silver.transforms import (
     trusted_accelerometer,
     trusted_customers,
@@ -24,9 +32,13 @@ CUSTOMER_TRUSTED = TableSpec("silver", "customer_trusted", ("email",))
 ACCELEROMETER_TRUSTED = TableSpec("silver", "accelerometer_trusted", ("reading_id",))
 STEP_TRAINER_TRUSTED = TableSpec("silver", "step_trainer_trusted", ("reading_id",))
 
+CUSTOMERS = LANDING_TABLES["customer"]
+ACCELEROMETER = LANDING_TABLES["accelerometer"]
+STEP_TRAINER = LANDING_TABLES["step_trainer"]
+
 
 def build_customer_trusted(ctx: RunContext) -> list[TableResult]:
-    landing = ctx.table(LANDING_TABLES["customer"])
+    landing = ctx.table(CUSTOMERS)
     rule = trusted_customers(ctx.config.privacy.pseudonym_salt)
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
@@ -39,16 +51,18 @@ def build_customer_trusted(ctx: RunContext) -> list[TableResult]:
 
 
 def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
-    customers = ctx.table(CUSTOMER_TRUSTED)
-    landing = ctx.table(LANDING_TABLES["accelerometer"])
-    rule = trusted_accelerometer(customers, consent_cutoff=ctx.config.privacy.consent_cutoff)
+    landing = ctx.table(ACCELEROMETER)
+    rule = trusted_accelerometer(
+        ctx.table(CUSTOMER_TRUSTED), consent_cutoff=ctx.config.privacy.consent_cutoff
+    )
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
-        changed = changed_customers(ctx.table(LANDING_TABLES["customer"]), increment.since_batch)
-        scope = changed.withColumnRenamed("email", "user")
+        since = increment.since_batch
+        changed = changed_customers(ctx.table(CUSTOMERS), since)
+        leaving = changed.withColumnRenamed("email", "user")
         if increment.full:
-            return landing.transform(rule), scope
-        return touched_readings(landing, changed, increment.since_batch).transform(rule), scope
+            return landing.transform(rule), leaving
+        return touched_readings(landing, changed, since).transform(rule), leaving
 
     return [refresh(ctx, ACCELEROMETER_TRUSTED, latest_batch(ctx.spark, ctx.warehouse), build)]
 
@@ -56,29 +70,34 @@ def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
 def build_step_trainer_trusted(ctx: RunContext) -> list[TableResult]:
     customers = ctx.table(CUSTOMER_TRUSTED)
     accelerometer = ctx.table(ACCELEROMETER_TRUSTED)
-    landing = ctx.table(LANDING_TABLES["step_trainer"])
-    rule = trusted_step_trainer(customers, accelerometer)
+    landing = ctx.table(STEP_TRAINER)
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
-        moments = touched_moments_since(ctx, increment.since_batch)
         if increment.full:
-            return landing.transform(rule), moments
+            rule = trusted_step_trainer(customers, accelerometer)
+            return landing.transform(rule), landing.select(*MOMENT)
+        touched, leaving = touched_and_leaving_moments(ctx, increment.since_batch)
         candidates = fresh(landing, increment.since_batch).unionByName(
-            landing.join(moments, list(MOMENT), "left_semi")
+            landing.join(touched, list(MOMENT), "left_semi")
         )
-        return candidates.transform(rule), moments
+        # Only readings at the candidates' milliseconds can attribute them.
+        nearby = at_moment_times(accelerometer, "timestamp", candidates.select(*MOMENT))
+        return candidates.transform(trusted_step_trainer(customers, nearby)), leaving
 
     return [refresh(ctx, STEP_TRAINER_TRUSTED, latest_batch(ctx.spark, ctx.warehouse), build)]
 
 
-def touched_moments_since(ctx: RunContext, since_batch: int | None) -> DataFrame:
-    customers = ctx.table(LANDING_TABLES["customer"])
-    return touched_moments(
-        customers,
-        ctx.table(LANDING_TABLES["accelerometer"]),
-        changed_customers(customers, since_batch),
-        since_batch,
-    )
+def touched_and_leaving_moments(
+    ctx: RunContext, since_batch: int | None
+) -> tuple[DataFrame, DataFrame]:
+    """Moments whose step readings may enter (new readings, changed customers) or leave
+    (changed customers only)."""
+    customers = ctx.table(CUSTOMERS)
+    accelerometer = ctx.table(ACCELEROMETER)
+    changed = changed_customers(customers, since_batch)
+    touched = moments_of(touched_readings(accelerometer, changed, since_batch), customers)
+    leaving = moments_of(readings_of_customers(accelerometer, changed), customers)
+    return touched, leaving
 
 
 JOBS = [
