@@ -79,11 +79,16 @@ def attach_warehouse(spark: SparkSession, warehouse: str) -> list[str]:
     names: list[str] = []
     if not root.is_dir():
         return names
-    for schema_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
+    for schema_dir in sorted(p for p in root.iterdir() if _is_table_folder(p)):
+        for table_dir in sorted(p for p in schema_dir.iterdir() if _is_table_folder(p)):
             if not is_delta_table(str(table_dir)):
                 continue
             name = f"{schema_dir.name}.{table_dir.name}"
             register(spark, name, str(table_dir))
             names.append(name)
     return names
+
+
+def _is_table_folder(path: Path) -> bool:
+    """Schema and table folders; `_`- or `.`-prefixed ones are scratch space (`_staging`)."""
+    return path.is_dir() and not path.name.startswith(("_", "."))
