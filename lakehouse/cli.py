@@ -1,4 +1,4 @@
-"""`lakehouse` command line: run, generate, sql, tables, config.
+"""`lakehouse` command line: run, generate, sql, tables, runs, history, config.
 
 Hydra overrides (`key=value`) follow the subcommand, for example
 `lakehouse run paths.landing=/data/landing paths.warehouse=/data/wh`.
@@ -21,6 +21,7 @@ from lakehouse.config import Config, ConfigError, load_config, require_landing
 from lakehouse.delta_log import table_version
 from lakehouse.engine import open_session
 from lakehouse.generate import GenerateOptions, generate
+from lakehouse.history import UnknownTable, run_listing, table_history
 from lakehouse.lock import WarehouseBusy
 from lakehouse.pipeline import run_pipeline, select_jobs
 from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
@@ -105,6 +106,16 @@ def _parser() -> argparse.ArgumentParser:
     tables.add_argument("overrides", nargs="*", metavar="key=value")
     tables.set_defaults(command=cmd_tables)
 
+    runs = commands.add_parser("runs", help="list the runs in the ledger, newest first")
+    runs.add_argument("--limit", type=int, default=50)
+    runs.add_argument("overrides", nargs="*", metavar="key=value")
+    runs.set_defaults(command=cmd_runs)
+
+    history = commands.add_parser("history", help="every version of a table and its run")
+    history.add_argument("table", help="for example silver.customer_trusted")
+    history.add_argument("overrides", nargs="*", metavar="key=value")
+    history.set_defaults(command=cmd_history)
+
     config = commands.add_parser("config", help="print the resolved configuration")
     config.add_argument("overrides", nargs="*", metavar="key=value")
     config.set_defaults(command=cmd_config)
@@ -188,6 +199,28 @@ def cmd_tables(args: argparse.Namespace) -> int:
         print(f"no tables in {config.paths.warehouse}: run `lakehouse run` first")
         return 0
     print(format_table(("table", "rows", "version", "location"), rows))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    with open_session(config.engine) as spark:
+        attach_warehouse(spark, config.paths.warehouse)
+        columns, rows = run_listing(spark, config.paths.warehouse, args.limit)
+    print(format_table(columns, rows) if rows else "no runs recorded yet")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    with open_session(config.engine) as spark:
+        attach_warehouse(spark, config.paths.warehouse)
+        try:
+            columns, rows = table_history(spark, config.paths.warehouse, args.table)
+        except UnknownTable as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+    print(format_table(columns, rows))
     return 0
 
 

@@ -12,6 +12,7 @@ from bronze.job import latest_batch
 from gold.job import JOBS as GOLD_JOBS
 from lakehouse.catalog import attach_warehouse
 from lakehouse.config import Config, ConfigError, require_landing
+from lakehouse.ledger import record_end, record_start
 from lakehouse.lock import warehouse_lock
 from lakehouse.progress import Progress
 from lakehouse.run import RunContext, TableJob, TableResult
@@ -54,12 +55,22 @@ def run_pipeline(
         attached = attach_warehouse(spark, warehouse)
         batch = latest_batch(spark, warehouse) + 1
         ctx = RunContext(spark, config, run_id, now, batch, ensured=set(attached))
-        return run_id, run_jobs(ctx, jobs, progress or Progress(len(jobs)))
+        named = target or "all"
+        record_start(ctx, "run", named)
+        results: list[TableResult] = []
+        try:
+            run_jobs(ctx, jobs, progress or Progress(len(jobs)), results)
+        except Exception as error:  # recorded, then raised; a crash (kill) records nothing
+            record_end(ctx, "run", named, results, error)
+            raise
+        record_end(ctx, "run", named, results)
+        return run_id, results
 
 
-def run_jobs(ctx: RunContext, jobs: list[TableJob], progress: Progress) -> list[TableResult]:
-    results: list[TableResult] = []
+def run_jobs(
+    ctx: RunContext, jobs: list[TableJob], progress: Progress, results: list[TableResult]
+) -> None:
+    """Run the jobs in order, appending each one's results as it finishes."""
     for job in jobs:
         with progress.step(job.table):
             results.extend(job.run(ctx))
-    return results

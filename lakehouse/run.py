@@ -82,10 +82,11 @@ class TableResult:
     deleted: int
     quarantined: int
     version: int | None
+    version_before: int | None = None
 
     @classmethod
     def unchanged(cls, table: TableSpec, version: int | None) -> TableResult:
-        return cls(table.qualified_name, 0, 0, 0, 0, 0, version)
+        return cls(table.qualified_name, 0, 0, 0, 0, 0, version, version)
 
     @classmethod
     def of(cls, merge: MergeResult, *, read: int, quarantined: int = 0) -> TableResult:
@@ -97,6 +98,7 @@ class TableResult:
             deleted=merge.deleted,
             quarantined=quarantined,
             version=merge.version_after,
+            version_before=merge.version_before,
         )
 
 

@@ -33,7 +33,13 @@ RUN_LINEAGE = {
 }
 COMMIT_POINTS = [
     f"{when}:{table}"
-    for table in (*ALL_TABLES, "bronze.ingested_files", "ops.watermarks")
+    for table in (
+        *ALL_TABLES,
+        "bronze.ingested_files",
+        "ops.watermarks",
+        "ops.runs",
+        "ops.run_tables",
+    )
     for when in ("before", "after")
 ]
 

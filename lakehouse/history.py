@@ -1,0 +1,101 @@
+"""Answers about the past: the runs in the ledger, and each table version with its run.
+
+History comes from the Delta log itself (the `deltalake` package reads it for any engine; the
+embedded engine has no DESCRIBE HISTORY), joined with the run ledger to name the run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from deltalake import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.catalog import TableSpec
+from lakehouse.delta_log import is_delta_table
+from lakehouse.ledger import RUN_TABLES, RUNS
+
+Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
+METRICS_SHOWN = (
+    ("numTargetRowsInserted", "inserted"),
+    ("numTargetRowsUpdated", "updated"),
+    ("numTargetRowsDeleted", "deleted"),
+    ("numOutputRows", "written"),
+)
+
+
+class UnknownTable(LookupError):
+    """No Delta table of that name in the warehouse."""
+
+
+def table_spec(name: str) -> TableSpec:
+    schema, _, table = name.partition(".")
+    if not schema or not table:
+        raise UnknownTable(
+            f"{name!r}: name a table as <schema>.<table>, e.g. silver.customer_trusted"
+        )
+    return TableSpec(schema, table, ())
+
+
+def run_listing(spark: SparkSession, warehouse: str, limit: int = 50) -> Rows:
+    """The newest runs first, with row totals over the tables each changed."""
+    columns = (
+        "run_id",
+        "command",
+        "target",
+        "status",
+        "started_at",
+        "seconds",
+        "inserted",
+        "updated",
+        "deleted",
+        "quarantined",
+    )
+    if not is_delta_table(RUNS.location(warehouse)):
+        return columns, []
+    totals = (
+        spark.table(RUN_TABLES.qualified_name)
+        .groupBy("run_id")
+        .agg(*[F.sum(f"rows_{c}").alias(c) for c in columns[6:]])
+    )
+    runs = (
+        spark.table(RUNS.qualified_name)
+        .join(totals, "run_id", "left")
+        .withColumn(
+            "seconds",
+            F.round(F.unix_micros("ended_at") / 1e6 - F.unix_micros("started_at") / 1e6, 1),
+        )
+        .orderBy(F.col("started_at").desc())
+        .limit(limit)
+        .select(*columns)
+    )
+    return columns, [tuple(row) for row in runs.collect()]
+
+
+def table_history(spark: SparkSession, warehouse: str, name: str) -> Rows:
+    """Every version of a table: when, which operation, its metrics and the run that made it."""
+    location = table_spec(name).location(warehouse)
+    if not is_delta_table(location):
+        raise UnknownTable(f"no table {name} in {warehouse}: `lakehouse tables` lists them")
+    runs: dict[int, str] = {}
+    if is_delta_table(RUN_TABLES.location(warehouse)):
+        made = (
+            spark.table(RUN_TABLES.qualified_name)
+            .where(
+                (F.col("table_name") == name) & (F.col("version_after") != F.col("version_before"))
+            )
+            .select("version_after", "run_id")
+        )
+        runs = {int(row[0]): row[1] for row in made.collect()}
+    rows = []
+    for commit in DeltaTable(location).history():
+        version = int(commit["version"])
+        metrics = commit.get("operationMetrics") or {}
+        shown = ", ".join(
+            f"{label} {metrics[key]}" for key, label in METRICS_SHOWN if key in metrics
+        )
+        at = datetime.fromtimestamp(commit["timestamp"] / 1000, UTC).isoformat(timespec="seconds")
+        rows.append((version, at, commit.get("operation", ""), shown, runs.get(version, "")))
+    return ("version", "timestamp", "operation", "metrics", "run_id"), sorted(rows, reverse=True)
