@@ -21,10 +21,12 @@ from lakehouse.config import Config, ConfigError, load_config, require_landing
 from lakehouse.delta_log import table_version
 from lakehouse.engine import open_session
 from lakehouse.generate import GenerateOptions, generate
-from lakehouse.history import UnknownTable, run_listing, table_history
+from lakehouse.history import UnknownTable, run_listing, table_history, table_spec
 from lakehouse.lock import WarehouseBusy
-from lakehouse.pipeline import run_pipeline, select_jobs
+from lakehouse.maintenance import DEFAULT_RETAIN_HOURS, MaintenanceError, restore, vacuum
+from lakehouse.pipeline import operation, run_pipeline, select_jobs
 from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
+from lakehouse.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
 
 log = logging.getLogger("lakehouse")
 
@@ -52,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except (AsOfError, MaintenanceError, UnknownTable) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except WarehouseBusy as error:
         print(f"busy: {error}", file=sys.stderr)
         return EXIT_BUSY
@@ -100,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument(
         "--max-rows", type=int, default=100, help="rows shown in table format (default 100)"
     )
+    sql.add_argument(
+        "--as-of",
+        metavar="VERSION|TIMESTAMP|RUN_ID",
+        help="read every table as it was at a version, a time or the end of a run",
+    )
     sql.set_defaults(command=cmd_sql)
 
     tables = commands.add_parser("tables", help="list the tables with row counts")
@@ -115,6 +125,25 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("table", help="for example silver.customer_trusted")
     history.add_argument("overrides", nargs="*", metavar="key=value")
     history.set_defaults(command=cmd_history)
+
+    diff = commands.add_parser("diff", help="rows added and removed between two versions")
+    diff.add_argument("table", help="for example gold.machine_learning_curated")
+    diff.add_argument("before", metavar="FROM", help="version, timestamp or run id")
+    diff.add_argument("after", metavar="TO", help="version, timestamp or run id")
+    diff.add_argument("--max-rows", type=int, default=20, help="rows shown of each side")
+    diff.add_argument("overrides", nargs="*", metavar="key=value")
+    diff.set_defaults(command=cmd_diff)
+
+    restore = commands.add_parser("restore", help="roll a table back to an earlier version")
+    restore.add_argument("table")
+    restore.add_argument("version", type=int)
+    restore.add_argument("overrides", nargs="*", metavar="key=value")
+    restore.set_defaults(command=cmd_restore)
+
+    vacuum = commands.add_parser("vacuum", help="delete data files old versions no longer need")
+    vacuum.add_argument("--retain-hours", type=float, default=DEFAULT_RETAIN_HOURS)
+    vacuum.add_argument("overrides", nargs="*", metavar="key=value")
+    vacuum.set_defaults(command=cmd_vacuum)
 
     config = commands.add_parser("config", help="print the resolved configuration")
     config.add_argument("overrides", nargs="*", metavar="key=value")
@@ -167,8 +196,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_sql(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
     with open_session(config.engine) as spark:
-        attach_warehouse(spark, config.paths.warehouse)
-        result = spark.sql(args.query)
+        tables = attach_warehouse(spark, config.paths.warehouse)
+        query = args.query
+        if args.as_of:
+            as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of)
+            query = rewrite_query(query, tables, as_of)
+        result = spark.sql(query)
         if args.format == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(result.columns)
@@ -221,6 +254,53 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_FAILED
     print(format_table(columns, rows))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    with open_session(config.engine) as spark:
+        tables = attach_warehouse(spark, config.paths.warehouse)
+        if args.table not in tables:
+            print(f"error: no table {args.table}: `lakehouse tables` lists them", file=sys.stderr)
+            return EXIT_FAILED
+        before = resolve_as_of(spark, config.paths.warehouse, args.before)
+        after = resolve_as_of(spark, config.paths.warehouse, args.after)
+        diff = diff_versions(spark, args.table, before, after)
+        for label, rows in (("added", diff.added), ("removed", diff.removed)):
+            count = rows.count()
+            print(f"{label}: {count} rows ({before.label} -> {after.label})")
+            if count:
+                shown = [tuple(row) for row in rows.limit(args.max_rows).collect()]
+                print(format_table(rows.columns, shown))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    with open_session(config.engine) as spark:
+        with operation(spark, config, "restore", f"{args.table}@{args.version}") as (ctx, done):
+            done.append(restore(ctx, table_spec(args.table), args.version))
+        print(
+            f"{args.table} restored to version {args.version} as version {done[0].version} "
+            f"(run {ctx.run_id}); the next `lakehouse run` rebuilds what depends on it"
+        )
+    return 0
+
+
+def cmd_vacuum(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    target = f"retain {args.retain_hours:g}h"
+    with (
+        open_session(config.engine) as spark,
+        operation(spark, config, "vacuum", target) as (ctx, _),
+    ):
+        done = vacuum(config.paths.warehouse, sorted(ctx.ensured), args.retain_hours)
+    print(format_table(("table", "files deleted"), [(v.table, v.files_deleted) for v in done]))
+    print(
+        f"time travel now reaches back {args.retain_hours:g} hours: versions older than that "
+        "may no longer be readable (their data files are gone)"
+    )
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
@@ -48,6 +50,20 @@ def run_pipeline(
     """Run the selected jobs against the configured warehouse; return the run id and results."""
     require_landing(config)
     jobs = select_jobs(target)
+    with operation(spark, config, "run", target or "all") as (ctx, results):
+        run_jobs(ctx, jobs, progress or Progress(len(jobs)), results)
+    return ctx.run_id, results
+
+
+@contextmanager
+def operation(
+    spark: SparkSession, config: Config, command: str, target: str
+) -> Iterator[tuple[RunContext, list[TableResult]]]:
+    """Hold the warehouse, give the work a context, and record it in the run ledger.
+
+    The caller appends what it did to the results list; a failure is recorded and re-raised.
+    A crash (a kill) records nothing: the next operation marks the run interrupted.
+    """
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     warehouse = config.paths.warehouse
@@ -55,16 +71,14 @@ def run_pipeline(
         attached = attach_warehouse(spark, warehouse)
         batch = latest_batch(spark, warehouse) + 1
         ctx = RunContext(spark, config, run_id, now, batch, ensured=set(attached))
-        named = target or "all"
-        record_start(ctx, "run", named)
+        record_start(ctx, command, target)
         results: list[TableResult] = []
         try:
-            run_jobs(ctx, jobs, progress or Progress(len(jobs)), results)
-        except Exception as error:  # recorded, then raised; a crash (kill) records nothing
-            record_end(ctx, "run", named, results, error)
+            yield ctx, results
+        except Exception as error:
+            record_end(ctx, command, target, results, error)
             raise
-        record_end(ctx, "run", named, results)
-        return run_id, results
+        record_end(ctx, command, target, results)
 
 
 def run_jobs(
