@@ -20,6 +20,7 @@ from lakehouse.catalog import attach_warehouse
 from lakehouse.config import Config, ConfigError, load_config, require_landing
 from lakehouse.delta_log import table_version
 from lakehouse.engine import open_session
+from lakehouse.erasure import email_digest, erase_customer
 from lakehouse.generate import GenerateOptions, generate
 from lakehouse.history import UnknownTable, run_listing, table_history, table_spec
 from lakehouse.lock import WarehouseBusy
@@ -144,6 +145,17 @@ def _parser() -> argparse.ArgumentParser:
     vacuum.add_argument("--retain-hours", type=float, default=DEFAULT_RETAIN_HOURS)
     vacuum.add_argument("overrides", nargs="*", metavar="key=value")
     vacuum.set_defaults(command=cmd_vacuum)
+
+    erase = commands.add_parser("erase", help="remove a customer's rows from every table")
+    erase.add_argument("--email", required=True)
+    erase.add_argument(
+        "--retain-hours",
+        type=float,
+        default=DEFAULT_RETAIN_HOURS,
+        help="vacuum retention after the erasure (0 deletes the old files at once)",
+    )
+    erase.add_argument("overrides", nargs="*", metavar="key=value")
+    erase.set_defaults(command=cmd_erase)
 
     config = commands.add_parser("config", help="print the resolved configuration")
     config.add_argument("overrides", nargs="*", metavar="key=value")
@@ -301,6 +313,31 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
         f"time travel now reaches back {args.retain_hours:g} hours: versions older than that "
         "may no longer be readable (their data files are gone)"
     )
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    digest = email_digest(args.email)
+    with (
+        open_session(config.engine) as spark,
+        operation(spark, config, "erase", digest) as (ctx, results),
+    ):
+        erasure = erase_customer(ctx, args.email)
+        results.extend(erasure.results)
+        vacuumed = vacuum(config.paths.warehouse, sorted(ctx.ensured), args.retain_hours)
+    rows = [(r.table, r.deleted, r.version) for r in erasure.results]
+    print(format_table(("table", "rows deleted", "version"), rows))
+    print(f"recorded as run {ctx.run_id}, customer {digest} (the email is not stored)")
+    print(
+        f"vacuum (retain {args.retain_hours:g}h) deleted "
+        f"{sum(v.files_deleted for v in vacuumed)} data files. Versions from before the "
+        f"erasure still hold the customer's rows until their files are older than "
+        f"{args.retain_hours:g}h and `lakehouse vacuum` runs; time travel to them ends then."
+    )
+    if erasure.landing_files:
+        print("the landing zone still holds this customer's records in:")
+        print("\n".join(f"  {path}" for path in erasure.landing_files))
     return 0
 
 
