@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from lakehouse.audit import consent_violations
 from lakehouse.catalog import attach_warehouse
 from lakehouse.config import Config, ConfigError, load_config, require_landing
 from lakehouse.delta_log import table_version
@@ -156,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("overrides", nargs="*", metavar="key=value")
     erase.set_defaults(command=cmd_erase)
+
+    audit = commands.add_parser("audit", help="check every silver and gold row's consent")
+    audit.add_argument("check", choices=("consent",))
+    audit.add_argument("--as-of", metavar="VERSION|TIMESTAMP|RUN_ID")
+    audit.add_argument("overrides", nargs="*", metavar="key=value")
+    audit.set_defaults(command=cmd_audit)
 
     config = commands.add_parser("config", help="print the resolved configuration")
     config.add_argument("overrides", nargs="*", metavar="key=value")
@@ -339,6 +346,27 @@ def cmd_erase(args: argparse.Namespace) -> int:
         print("the landing zone still holds this customer's records in:")
         print("\n".join(f"  {path}" for path in erasure.landing_files))
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    with open_session(config.engine) as spark:
+        attach_warehouse(spark, config.paths.warehouse)
+        clause, label = "", "now"
+        if args.as_of:
+            as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of)
+            clause, label = as_of.clause, as_of.label
+        violations = consent_violations(spark, config, clause)
+    if not violations:
+        print(
+            f"consent audit ({label}): every silver and gold row belongs to a consenting "
+            "customer" + (" and was read after consent" if config.privacy.consent_cutoff else "")
+        )
+        return 0
+    rows = [(v.table, v.rows, ", ".join(v.sample)) for v in violations]
+    print(f"consent audit ({label}): VIOLATIONS")
+    print(format_table(("table", "rows", "sample keys"), rows))
+    return EXIT_FAILED
 
 
 def cmd_config(args: argparse.Namespace) -> int:
