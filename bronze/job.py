@@ -158,11 +158,6 @@ def latest_batch(spark: SparkSession, warehouse: str) -> int:
     return int(latest[0]) if latest and latest[0] is not None else 0
 
 
-def fresh(rows: DataFrame, since_batch: int | None) -> DataFrame:
-    """Landing rows of batches after `since_batch` (all of them when None)."""
-    return rows if since_batch is None else rows.where(F.col("_batch") > since_batch)
-
-
 JOBS = [
     TableJob(LANDING_TABLES[source].qualified_name, partial(ingest, source=source))
     for source in SOURCES

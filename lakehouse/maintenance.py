@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from bronze.job import INGESTED_FILES, LANDING_TABLES, QUARANTINE
 from lakehouse.catalog import TableSpec
 from lakehouse.delta_log import is_delta_table, table_version
+from lakehouse.history import table_spec
 from lakehouse.run import RunContext, TableResult
 
 DEFAULT_RETAIN_HOURS = 168.0
@@ -70,8 +71,7 @@ def vacuum(warehouse: str, tables: list[str], retain_hours: float) -> list[Vacuu
     """Physically delete data files no version within `retain_hours` needs."""
     done = []
     for name in tables:
-        schema, table = name.split(".")
-        location = TableSpec(schema, table, ()).location(warehouse)
+        location = table_spec(name).location(warehouse)
         deleted = DeltaTable(location).vacuum(
             retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -80,8 +81,7 @@ def merge_into(
         spark.catalog.dropTempView(view)
         shutil.rmtree(scratch, ignore_errors=True)  # it holds personal data: keep no copy
     checkpoint(f"after:{table.qualified_name}")
-    after = table_version(location)
-    metrics = commit_metrics(location, after) if after is not None and after != before else {}
+    after, metrics = _committed(location, before)
     deleted = int(metrics.get("numTargetRowsDeleted", 0))
     source_rows = metrics.get("numSourceRows")
     if source_rows is not None and scope is not None:
@@ -113,10 +113,16 @@ def append_into(
     finally:
         spark.catalog.dropTempView(view)
     checkpoint(f"after:{table.qualified_name}")
-    after = table_version(location)
-    metrics = commit_metrics(location, after) if after is not None and after != before else {}
+    after, metrics = _committed(location, before)
     written = int(metrics.get("numOutputRows", 0))
     return MergeResult(table.qualified_name, before, after, written, written, 0, 0)
+
+
+def _committed(location: str, before: int | None) -> tuple[int | None, dict[str, Any]]:
+    """The table's version after a write, and that write's metrics (none if it wrote nothing)."""
+    after = table_version(location)
+    metrics = commit_metrics(location, after) if after is not None and after != before else {}
+    return after, metrics
 
 
 def with_deletions(
