@@ -8,8 +8,8 @@ from lakehouse.audit import consent_violations
 from lakehouse.cli import main
 from lakehouse.generate import GenerateOptions, generate
 from lakehouse.pipeline import run_pipeline
-from tests.lakehouse.test_consent_changes import land_a_and_b
-from tests.lakehouse.test_timetravel import overrides, withdraw_a
+from tests.lakehouse.test_consent_changes import run_then_withdraw_a
+from tests.lakehouse.test_timetravel import overrides
 
 
 def test_clean_warehouses_pass(spark: SparkSession, make_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -26,10 +26,7 @@ def test_tampered_rows_are_named_now_but_not_as_of_before(
     spark: SparkSession, make_config, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     config = make_config()
-    land_a_and_b(config)
-    run_pipeline(spark, config)
-    withdraw_a(config)
-    run_pipeline(spark, config)
+    run_then_withdraw_a(spark, config)
     assert main(["audit", "consent", *overrides(config)]) == 0
     capsys.readouterr()
     # Tampering: B never consented; A's reading at 500 predates consent; A withdrew since.

@@ -63,6 +63,31 @@ def land_a_and_b(config: Config) -> None:
     land(config, "step_trainer", "s1.json", *[step(t) for t in (500, 1500, 1600, 2500, 2600)])
 
 
+def withdraw_a(config: Config) -> None:
+    land(config, "customer", "c2.json", customer("a@x", 200, None))
+
+
+def run_then_withdraw_a(spark: SparkSession, config: Config) -> None:
+    """Land A and B, run, land A's withdrawal, run again."""
+    land_a_and_b(config)
+    run_pipeline(spark, config)
+    withdraw_a(config)
+    run_pipeline(spark, config)
+
+
+ONLY_A_AFTER_CONSENT = {
+    "customers": [("a@x",)],
+    "accelerometer": [("a@x", 1500), ("a@x", 2500)],
+    # 1600 and 2600 are B's moments on the shared serial: never A's.
+    "steps": [(1500,), (2500,)],
+    "curated": [("a@x",)],
+    "ml": [("a@x", 1500), ("a@x", 2500)],
+}
+NOBODY: dict[str, list[tuple[Any, ...]]] = {
+    key: [] for key in ("customers", "accelerometer", "steps", "curated", "ml")
+}
+
+
 def held(spark: SparkSession) -> dict[str, list[tuple[Any, ...]]]:
     """Who is in each silver and gold table, and at which moments."""
     keys = {r["customer_key"]: r["email"] for r in spark.table("silver.customer_trusted").collect()}
@@ -84,14 +109,7 @@ def test_first_run_keeps_only_a_after_consent(spark: SparkSession, make_config) 
     config = make_config()
     land_a_and_b(config)
     run_pipeline(spark, config)
-    assert held(spark) == {
-        "customers": [("a@x",)],
-        "accelerometer": [("a@x", 1500), ("a@x", 2500)],
-        # 1600 and 2600 are B's moments on the shared serial: never A's.
-        "steps": [(1500,), (2500,)],
-        "curated": [("a@x",)],
-        "ml": [("a@x", 1500), ("a@x", 2500)],
-    }
+    assert held(spark) == ONLY_A_AFTER_CONSENT
 
 
 def test_withdrawn_consent_leaves_every_table_and_is_reported(
@@ -101,10 +119,10 @@ def test_withdrawn_consent_leaves_every_table_and_is_reported(
     land_a_and_b(config)
     run_pipeline(spark, config)
 
-    land(config, "customer", "c2.json", customer("a@x", 200, None))
+    withdraw_a(config)
     _, results = run_pipeline(spark, config)
 
-    assert held(spark) == {k: [] for k in ("customers", "accelerometer", "steps", "curated", "ml")}
+    assert held(spark) == NOBODY
     assert deleted(results) == {
         "silver.customer_trusted": 1,
         "silver.accelerometer_trusted": 2,
@@ -188,10 +206,4 @@ def test_late_and_out_of_order_data_ends_up_correct(spark: SparkSession, make_co
     land(config, "customer", "c1.json", customer("a@x", 100, 1000), customer("b@x", 100, None))
     run_pipeline(spark, config)
 
-    assert held(spark) == {
-        "customers": [("a@x",)],
-        "accelerometer": [("a@x", 1500), ("a@x", 2500)],
-        "steps": [(1500,), (2500,)],
-        "curated": [("a@x",)],
-        "ml": [("a@x", 1500), ("a@x", 2500)],
-    }
+    assert held(spark) == ONLY_A_AFTER_CONSENT

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from pyspark.sql import SparkSession
 
@@ -13,7 +10,7 @@ from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.history import UnknownTable, run_listing, table_history
 from lakehouse.pipeline import run_pipeline
 from tests.conftest import rows
-from tests.lakehouse.test_consent_changes import customer, land_a_and_b
+from tests.lakehouse.test_consent_changes import land_a_and_b, withdraw_a
 
 
 def test_runs_and_history_name_what_each_run_did(spark: SparkSession, make_config, monkeypatch):  # type: ignore[no-untyped-def]
@@ -24,9 +21,7 @@ def test_runs_and_history_name_what_each_run_did(spark: SparkSession, make_confi
         patch.setenv(FAULT_ENV, "before:gold.customer_curated")
         patch.setenv(ACTION_ENV, "raise")
         with pytest.raises(InjectedFault):
-            Path(config.paths.landing, "customer", "c2.json").write_text(
-                json.dumps(customer("a@x", 200, None)) + "\n"
-            )
+            withdraw_a(config)
             run_pipeline(spark, config)
     third, _ = run_pipeline(spark, config)
     fourth, _ = run_pipeline(spark, config)  # nothing new

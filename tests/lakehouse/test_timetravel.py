@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from pyspark.sql import SparkSession
 
@@ -12,16 +9,16 @@ from lakehouse.cli import main
 from lakehouse.pipeline import run_pipeline
 from lakehouse.timetravel import AsOf, AsOfError, diff_versions, resolve_as_of, rewrite_query
 from tests.conftest import rows
-from tests.lakehouse.test_consent_changes import customer, held, land_a_and_b
+from tests.lakehouse.test_consent_changes import (
+    held,
+    land_a_and_b,
+    run_then_withdraw_a,
+    withdraw_a,
+)
 
 
 def overrides(config) -> list[str]:  # type: ignore[no-untyped-def]
     return [f"paths.landing={config.paths.landing}", f"paths.warehouse={config.paths.warehouse}"]
-
-
-def withdraw_a(config) -> None:  # type: ignore[no-untyped-def]
-    path = Path(config.paths.landing, "customer", "c2.json")
-    path.write_text(json.dumps(customer("a@x", 200, None)) + "\n")
 
 
 def test_rewrite_adds_the_clause_once_to_known_tables() -> None:
@@ -86,10 +83,7 @@ def test_as_of_reads_and_diffs_return_exactly_the_earlier_contents(
 
 def test_restore_then_run_brings_the_table_forward(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
     config = make_config()
-    land_a_and_b(config)
-    run_pipeline(spark, config)
-    withdraw_a(config)
-    run_pipeline(spark, config)
+    run_then_withdraw_a(spark, config)
     after_withdrawal = held(spark)
 
     assert main(["restore", "silver.accelerometer_trusted", "1", *overrides(config)]) == 0
@@ -111,10 +105,7 @@ def test_restore_then_run_brings_the_table_forward(spark: SparkSession, make_con
 
 def test_vacuum_reports_what_it_deleted(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
     config = make_config()
-    land_a_and_b(config)
-    run_pipeline(spark, config)
-    withdraw_a(config)
-    run_pipeline(spark, config)
+    run_then_withdraw_a(spark, config)
     assert main(["vacuum", "--retain-hours", "0", *overrides(config)]) == 0
     out = capsys.readouterr().out
     assert "silver.accelerometer_trusted" in out and "time travel now reaches back 0 hours" in out
