@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from string import Template
 
 from pyspark.sql import SparkSession
 
 from lakehouse.delta_log import is_delta_table
+from lakehouse.storage import join, subfolders
 
 
 @dataclass(frozen=True)
@@ -75,20 +75,17 @@ def attach_warehouse(spark: SparkSession, warehouse: str) -> list[str]:
     The embedded engine's catalog lives in memory, so a new process re-attaches the warehouse
     (`<warehouse>/<schema>/<table>/_delta_log`) before it queries anything.
     """
-    root = Path(warehouse)
     names: list[str] = []
-    if not root.is_dir():
-        return names
-    for schema_dir in sorted(p for p in root.iterdir() if _is_table_folder(p)):
-        for table_dir in sorted(p for p in schema_dir.iterdir() if _is_table_folder(p)):
-            if not is_delta_table(str(table_dir)):
+    for schema in _table_folders(warehouse):
+        for table in _table_folders(join(warehouse, schema)):
+            location = join(warehouse, schema, table)
+            if not is_delta_table(location):
                 continue
-            name = f"{schema_dir.name}.{table_dir.name}"
-            register(spark, name, str(table_dir))
-            names.append(name)
+            register(spark, f"{schema}.{table}", location)
+            names.append(f"{schema}.{table}")
     return names
 
 
-def _is_table_folder(path: Path) -> bool:
+def _table_folders(folder: str) -> list[str]:
     """Schema and table folders; `_`- or `.`-prefixed ones are scratch space (`_staging`)."""
-    return path.is_dir() and not path.name.startswith(("_", "."))
+    return [name for name in subfolders(folder) if not name.startswith(("_", "."))]

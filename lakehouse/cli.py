@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from lakehouse.audit import consent_violations
 from lakehouse.catalog import attach_warehouse
 from lakehouse.config import Config, ConfigError, load_config, require_landing
-from lakehouse.delta_log import table_version
+from lakehouse.delta_log import table_log, table_version
 from lakehouse.engine import open_session
 from lakehouse.erasure import email_digest, erase_customer
 from lakehouse.generate import GenerateOptions, generate
@@ -181,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     require_landing(config)
     started = time.perf_counter()
     log.info("engine=%s, warehouse %s", config.engine.name, config.paths.warehouse)
-    with open_session(config.engine) as spark:
+    with open_session(config) as spark:
         run_id, results = run_pipeline(spark, config, target, Progress(len(jobs)))
     print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
     print(f"run {run_id} finished in {time.perf_counter() - started:.1f}s")
@@ -214,7 +214,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config.engine) as spark:
+    with open_session(config) as spark:
         tables = attach_warehouse(spark, config.paths.warehouse)
         query = args.query
         if args.as_of:
@@ -236,7 +236,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_tables(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config.engine) as spark:
+    with open_session(config) as spark:
         names = attach_warehouse(spark, config.paths.warehouse)
         rows = [
             (
@@ -256,7 +256,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config.engine) as spark:
+    with open_session(config) as spark:
         attach_warehouse(spark, config.paths.warehouse)
         columns, rows = run_listing(spark, config.paths.warehouse, args.limit)
     print(format_table(columns, rows) if rows else "no runs recorded yet")
@@ -265,10 +265,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config.engine) as spark:
+    with open_session(config) as spark:
         attach_warehouse(spark, config.paths.warehouse)
         try:
-            columns, rows = table_history(spark, config.paths.warehouse, args.table)
+            log = table_log(spark, config.engine.name)
+            columns, rows = table_history(spark, log, config.paths.warehouse, args.table)
         except UnknownTable as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_FAILED
@@ -278,7 +279,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config.engine) as spark:
+    with open_session(config) as spark:
         tables = attach_warehouse(spark, config.paths.warehouse)
         if args.table not in tables:
             print(f"error: no table {args.table}: `lakehouse tables` lists them", file=sys.stderr)
@@ -297,7 +298,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config.engine) as spark:
+    with open_session(config) as spark:
         with operation(spark, config, "restore", f"{args.table}@{args.version}") as (ctx, done):
             done.append(restore(ctx, table_spec(args.table), args.version))
         print(
@@ -311,11 +312,12 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
     target = f"retain {args.retain_hours:g}h"
     with (
-        open_session(config.engine) as spark,
+        open_session(config) as spark,
         operation(spark, config, "vacuum", target) as (ctx, _),
     ):
-        done = vacuum(config.paths.warehouse, sorted(ctx.ensured), args.retain_hours)
-    print(format_table(("table", "files deleted"), [(v.table, v.files_deleted) for v in done]))
+        done = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
+    rows = [(v.table, "?" if v.files_deleted is None else v.files_deleted) for v in done]
+    print(format_table(("table", "files deleted"), rows))
     print(
         f"time travel now reaches back {args.retain_hours:g} hours: versions older than that "
         "may no longer be readable (their data files are gone)"
@@ -327,18 +329,18 @@ def cmd_erase(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
     digest = email_digest(args.email)
     with (
-        open_session(config.engine) as spark,
+        open_session(config) as spark,
         operation(spark, config, "erase", digest) as (ctx, results),
     ):
         erasure = erase_customer(ctx, args.email)
         results.extend(erasure.results)
-        vacuumed = vacuum(config.paths.warehouse, sorted(ctx.ensured), args.retain_hours)
+        vacuumed = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
     rows = [(r.table, r.deleted, r.version) for r in erasure.results]
     print(format_table(("table", "rows deleted", "version"), rows))
     print(f"recorded as run {ctx.run_id}, customer {digest} (the email is not stored)")
     print(
         f"vacuum (retain {args.retain_hours:g}h) deleted "
-        f"{sum(v.files_deleted for v in vacuumed)} data files. Versions from before the "
+        f"{sum(v.files_deleted or 0 for v in vacuumed)} data files. Versions from before the "
         f"erasure still hold the customer's rows until their files are older than "
         f"{args.retain_hours:g}h and `lakehouse vacuum` runs; time travel to them ends then."
     )
@@ -350,7 +352,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config.engine) as spark:
+    with open_session(config) as spark:
         attach_warehouse(spark, config.paths.warehouse)
         clause, label = "", "now"
         if args.as_of:

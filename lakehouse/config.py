@@ -15,8 +15,11 @@ from hydra.errors import HydraException
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from lakehouse.storage import folder_exists
+
 ENGINES = ("sail", "spark")
-STORAGE_KINDS = ("local",)
+STORAGE_KINDS = ("local", "s3")
+CATALOG_KINDS = ("local", "glue")
 CONF_DIR_ENV = "LAKEHOUSE_CONF_DIR"
 
 
@@ -31,11 +34,30 @@ class EngineConfig:
     # Used by engine=spark only: the master URL, and extra Spark properties.
     master: str = "local[*]"
     conf: dict[str, str] = field(default_factory=dict)
+    # Offline clusters: jar paths/URLs for delta-spark, delta-storage (and hadoop-aws); when
+    # set, no Maven coordinates are added.
+    jars: list[str] = field(default_factory=list)
+    # How s3:// is read on engine=spark: "s3a" (Hadoop connector) or "native" (EMR, Databricks).
+    s3_connector: str = "s3a"
 
 
 @dataclass
 class StorageConfig:
     kind: str = MISSING
+    # storage=s3 only. Credentials are not configuration: they come from the AWS chain.
+    bucket: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass
+class CatalogConfig:
+    kind: str = MISSING
+    # catalog=glue only.
+    region: str | None = None
+    endpoint_url: str | None = None
+    database_prefix: str = ""
+    engine_catalog: bool = False
 
 
 @dataclass
@@ -56,12 +78,16 @@ class PrivacyConfig:
 class RunConfig:
     # How long a run waits for another run on the same warehouse to finish before failing.
     lock_timeout_seconds: float = 60.0
+    # S3 warehouses: a run's lease expires this long after its last renewal (a killed run
+    # blocks others at most this long).
+    lease_seconds: float = 60.0
 
 
 @dataclass
 class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     run: RunConfig = field(default_factory=RunConfig)
@@ -100,6 +126,11 @@ def validate(config: Config) -> Config:
             f"engine.name={config.engine.name!r} is not an engine: "
             f"choose one of {', '.join(ENGINES)} (for example engine=sail)"
         )
+    if config.engine.s3_connector not in ("s3a", "native"):
+        raise ConfigError(
+            f"engine.s3_connector={config.engine.s3_connector!r}: choose s3a (open-source "
+            "Spark) or native (EMR, Databricks: the cluster already reads s3://)"
+        )
     if config.storage.kind not in STORAGE_KINDS:
         raise ConfigError(
             f"storage.kind={config.storage.kind!r} is not supported: "
@@ -110,28 +141,96 @@ def validate(config: Config) -> Config:
             f"run.lock_timeout_seconds={config.run.lock_timeout_seconds} is negative: "
             "set it to 0 (fail at once when busy) or a number of seconds to wait"
         )
+    if config.run.lease_seconds < 3:
+        raise ConfigError(
+            f"run.lease_seconds={config.run.lease_seconds}: use at least 3 (it is renewed "
+            "every third of it)"
+        )
     if not config.privacy.pseudonym_salt.strip():
         raise ConfigError("privacy.pseudonym_salt is empty: set it to a secret, non-empty string")
+    if config.catalog.kind not in CATALOG_KINDS:
+        raise ConfigError(
+            f"catalog.kind={config.catalog.kind!r} is not supported: "
+            f"choose one of {', '.join(CATALOG_KINDS)} (for example catalog=glue)"
+        )
+    if config.catalog.kind == "glue":
+        _check_glue(config)
+    if config.storage.kind == "s3":
+        _check_s3_paths(config)
+    else:
+        _resolve_local_paths(config)
+    return config
+
+
+def _resolve_local_paths(config: Config) -> None:
     landing = _local_path("paths.landing", config.paths.landing)
     warehouse = _local_path("paths.warehouse", config.paths.warehouse)
     if warehouse.exists() and not warehouse.is_dir():
         raise ConfigError(
             f"paths.warehouse={warehouse} is a file: point it at a folder (it is created if absent)"
         )
-    if warehouse == landing or landing in warehouse.parents or warehouse in landing.parents:
+    _check_apart(str(landing), str(warehouse))
+    config.paths.landing = str(landing)
+    config.paths.warehouse = str(warehouse)
+
+
+def _check_s3_paths(config: Config) -> None:
+    for key in ("landing", "warehouse"):
+        value = getattr(config.paths, key).rstrip("/")
+        bucket = value.removeprefix("s3://").split("/")[0]
+        if not value.startswith("s3://") or not bucket:
+            raise ConfigError(
+                f"paths.{key}={value} is not an s3://bucket/prefix URI, but storage.kind=s3 "
+                "keeps data in S3: set storage.bucket (paths follow it) or give an s3:// URI"
+            )
+        setattr(config.paths, key, value)
+    if not config.storage.region:
+        raise ConfigError("storage.region is empty: set it (or AWS_REGION), e.g. us-east-1")
+    _check_endpoint("storage.endpoint_url", config.storage.endpoint_url)
+    _check_apart(config.paths.landing, config.paths.warehouse)
+
+
+def _check_glue(config: Config) -> None:
+    glue = config.catalog
+    if not glue.region:
+        raise ConfigError("catalog.region is empty: set it (or AWS_REGION), e.g. us-east-1")
+    _check_endpoint("catalog.endpoint_url", glue.endpoint_url)
+    if glue.database_prefix and not glue.database_prefix.replace("_", "a").isalnum():
+        raise ConfigError(
+            f"catalog.database_prefix={glue.database_prefix!r}: use letters, digits and _ only"
+        )
+    if glue.engine_catalog and glue.database_prefix:
+        raise ConfigError(
+            "catalog.engine_catalog=true needs catalog.database_prefix empty: the jobs name "
+            "tables bronze.*, silver.*, gold.* and ops.*, so those must be the Glue databases"
+        )
+    if config.storage.kind != "s3":
+        raise ConfigError(
+            "catalog=glue registers S3 locations, but storage.kind is "
+            f"{config.storage.kind!r}: use storage=s3 with it (Athena cannot read local folders)"
+        )
+
+
+def _check_endpoint(key: str, value: str | None) -> None:
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{key}={value} is not an http(s):// URL: set it or leave it null")
+
+
+def _check_apart(landing: str, warehouse: str) -> None:
+    inside = warehouse.startswith(landing.rstrip("/") + "/") or landing.startswith(
+        warehouse.rstrip("/") + "/"
+    )
+    if warehouse == landing or inside:
         raise ConfigError(
             f"paths.warehouse={warehouse} and paths.landing={landing} overlap: "
             "keep the warehouse outside the landing zone and vice versa"
         )
-    config.paths.landing = str(landing)
-    config.paths.warehouse = str(warehouse)
-    return config
 
 
-def require_landing(config: Config) -> Path:
-    """The landing folder, which a run needs to exist before it writes anything."""
-    landing = Path(config.paths.landing)
-    if not landing.is_dir():
+def require_landing(config: Config) -> str:
+    """The landing zone, which a run needs to exist before it writes anything."""
+    landing = config.paths.landing
+    if not folder_exists(landing):
         raise ConfigError(
             f"paths.landing={landing} does not exist: point paths.landing at the folder holding "
             "customer/, accelerometer/ and step_trainer/ (`lakehouse generate` writes sample "
@@ -143,7 +242,8 @@ def require_landing(config: Config) -> Path:
 def _local_path(key: str, value: str) -> Path:
     if "://" in value:
         raise ConfigError(
-            f"{key}={value} is a URI, but storage.kind=local needs a local folder path"
+            f"{key}={value} is a URI, but storage.kind=local needs a local folder path "
+            "(for S3 use storage=s3 storage.bucket=...)"
         )
     if not value.strip():
         raise ConfigError(f"{key} is empty: set it to a folder path")
@@ -160,6 +260,9 @@ def _explain(error: Exception) -> str:
     if "Could not find 'storage/" in message:
         kinds = ", ".join(STORAGE_KINDS)
         return f"unknown storage: choose one of {kinds} (storage=local). ({_first(message)})"
+    if "Could not find 'catalog/" in message:
+        kinds = ", ".join(CATALOG_KINDS)
+        return f"unknown catalog: choose one of {kinds} (catalog=local). ({_first(message)})"
     cause = error.__cause__
     full_key = getattr(cause, "full_key", None) or getattr(error, "full_key", None)
     if full_key and cause is not None:

@@ -1,13 +1,20 @@
-"""Read Delta transaction logs with the `deltalake` package (works for tables any engine wrote).
+"""Delta transaction logs: versions and commit metrics, and the operations the engines differ on.
 
-The embedded engine has no DESCRIBE HISTORY; the log itself holds versions and commit metrics.
+Reading a log (is there a table, which version, what did a commit do) uses the `deltalake`
+package on every engine: it reads the log straight from storage, whoever wrote it.
+
+History, restore and vacuum go through `TableLog`, the one place the engines differ: the
+embedded engine has no DESCRIBE HISTORY, RESTORE or VACUUM, so `DeltalakeLog` does them with
+`deltalake`; on a Spark cluster `SparkSqlLog` runs delta-spark's SQL, which also works where
+the driver cannot reach storage directly (Unity Catalog).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from deltalake import DeltaTable
+from pyspark.sql import SparkSession
 
 
 def is_delta_table(location: str) -> bool:
@@ -28,3 +35,67 @@ def commit_metrics(location: str, version: int) -> dict[str, Any]:
         if commit.get("version") == version:
             return dict(commit.get("operationMetrics") or {})
     return {}
+
+
+class TableLog(Protocol):
+    def history(self, location: str) -> list[dict[str, Any]]:
+        """Commits newest first: `version`, `timestamp` (epoch ms), `operation`, metrics."""
+
+    def restore(self, location: str, version: int) -> None:
+        """Make `version`'s content the table's newest version (a new commit)."""
+
+    def vacuum(self, location: str, retain_hours: float) -> int | None:
+        """Delete files no version within `retain_hours` needs; how many, when known."""
+
+
+class DeltalakeLog:
+    """The embedded engine's log operations."""
+
+    def history(self, location: str) -> list[dict[str, Any]]:
+        return [dict(commit) for commit in DeltaTable(location).history()]
+
+    def restore(self, location: str, version: int) -> None:
+        DeltaTable(location).restore(version)
+
+    def vacuum(self, location: str, retain_hours: float) -> int | None:
+        deleted = DeltaTable(location).vacuum(
+            retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
+        )
+        return len(deleted)
+
+
+class SparkSqlLog:
+    """delta-spark's SQL for the same operations (engine=spark only; reviewed, not run here)."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def history(self, location: str) -> list[dict[str, Any]]:
+        rows = self.spark.sql(f"DESCRIBE HISTORY {_path_table(location)}").collect()
+        return [
+            {
+                "version": int(row["version"]),
+                "timestamp": int(row["timestamp"].timestamp() * 1000),
+                "operation": row["operation"],
+                "operationMetrics": dict(row["operationMetrics"] or {}),
+            }
+            for row in rows
+        ]
+
+    def restore(self, location: str, version: int) -> None:
+        self.spark.sql(f"RESTORE TABLE {_path_table(location)} TO VERSION AS OF {int(version)}")
+
+    def vacuum(self, location: str, retain_hours: float) -> int | None:
+        # Delta refuses retentions under 7 days unless told the caller means it.
+        self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+        self.spark.sql(f"VACUUM {_path_table(location)} RETAIN {float(retain_hours)} HOURS")
+        return None  # delta-spark reports the count only in its logs
+
+
+def table_log(spark: SparkSession, engine: str) -> TableLog:
+    """The log operations for `engine` (`sail` or `spark`)."""
+    return SparkSqlLog(spark) if engine == "spark" else DeltalakeLog()
+
+
+def _path_table(location: str) -> str:
+    return "delta.`" + location.replace("`", "``") + "`"

@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from lakehouse.config import EngineConfig
+from lakehouse.aws import prepared_environment
+from lakehouse.config import Config
 
 # Readings are epoch milliseconds; show derived timestamps in UTC on every machine.
 SESSION_CONF = {"spark.sql.session.timeZone": "UTC"}
@@ -23,20 +25,28 @@ DELTA_SPARK_CONF = {
 }
 
 
+GLUE_CLIENT_FACTORY = "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory"
+
+
 class EngineError(RuntimeError):
     """The engine could not be started."""
 
 
 @contextmanager
-def open_session(engine: EngineConfig) -> Iterator[SparkSession]:
-    """Yield a ready session for `engine`, and shut down what this call started."""
-    if engine.name == "sail":
-        with _sail_session() as spark:
-            yield spark
-    elif engine.name == "spark":
-        yield spark_session(engine)
-    else:
-        raise EngineError(f"unknown engine {engine.name!r}")
+def open_session(config: Config) -> Iterator[SparkSession]:
+    """Yield a ready session for `config.engine`, and shut down what this call started.
+
+    S3 and Glue settings reach the engine (and boto3 / deltalake) through the environment,
+    which is prepared before the engine starts and restored when the session ends.
+    """
+    with prepared_environment(config):
+        if config.engine.name == "sail":
+            with _sail_session() as spark:
+                yield spark
+        elif config.engine.name == "spark":
+            yield spark_session(config)
+        else:
+            raise EngineError(f"unknown engine {config.engine.name!r}")
 
 
 @contextmanager
@@ -63,20 +73,66 @@ def _sail_session() -> Iterator[SparkSession]:
         server.stop()
 
 
-def spark_session(engine: EngineConfig) -> SparkSession:
-    """The running session on Databricks; otherwise a new one configured for Delta."""
+def spark_session(config: Config) -> SparkSession:
+    """The running session on Databricks or under spark-submit; otherwise a new one for Delta."""
     active = SparkSession.getActiveSession()
     if active is not None or "DATABRICKS_RUNTIME_VERSION" in os.environ:
         return active or SparkSession.builder.getOrCreate()
-    return spark_builder(engine).getOrCreate()
+    return spark_builder(config).getOrCreate()
 
 
-def spark_builder(engine: EngineConfig) -> Any:
-    """A classic Spark builder with Delta's extension, catalog and jars (not started)."""
+def spark_builder(config: Config) -> Any:
+    """A classic Spark builder with Delta, S3 and catalog settings and jars (not started)."""
+    engine = config.engine
+    builder = SparkSession.builder.appName(engine.app_name).master(engine.master)
+    for key, value in spark_properties(config).items():
+        builder = builder.config(key, value)
+    if engine.jars:
+        return builder
+    # Maven coordinates matching the installed delta-spark (and Spark's Hadoop for S3).
     from delta import configure_spark_with_delta_pip
 
-    builder = SparkSession.builder.appName(engine.app_name).master(engine.master)
-    for key, value in {**SESSION_CONF, **DELTA_SPARK_CONF, **engine.conf}.items():
-        builder = builder.config(key, value)
-    # Adds the delta-spark jar coordinates matching the installed delta-spark package.
-    return configure_spark_with_delta_pip(builder)
+    extra = [f"org.apache.hadoop:hadoop-aws:{hadoop_version()}"] if _uses_s3a(config) else []
+    return configure_spark_with_delta_pip(builder, extra_packages=extra)
+
+
+def spark_properties(config: Config) -> dict[str, str]:
+    """Every Spark property the cluster engine is started with; `engine.conf` has the last say."""
+    engine, storage = config.engine, config.storage
+    properties = {**SESSION_CONF, **DELTA_SPARK_CONF}
+    if engine.jars:
+        # Offline clusters: the jars are already on disk (or in the cluster's object store).
+        properties["spark.jars"] = ",".join(engine.jars)
+    if _uses_s3a(config):
+        # Open-source Spark reads s3:// through Hadoop's S3A connector, with the AWS chain.
+        properties["spark.hadoop.fs.s3.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+        properties["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+            "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"
+        )
+        if storage.region:
+            properties["spark.hadoop.fs.s3a.endpoint.region"] = storage.region
+        if storage.endpoint_url:
+            properties["spark.hadoop.fs.s3a.endpoint"] = storage.endpoint_url
+            properties["spark.hadoop.fs.s3a.path.style.access"] = "true"
+            ssl = str(storage.endpoint_url.startswith("https://")).lower()
+            properties["spark.hadoop.fs.s3a.connection.ssl.enabled"] = ssl
+    if config.catalog.kind == "glue" and config.catalog.engine_catalog:
+        # EMR and Glue jobs ship this client: the session's Hive catalog is then Glue.
+        properties["spark.sql.catalogImplementation"] = "hive"
+        properties["spark.hadoop.hive.metastore.client.factory.class"] = GLUE_CLIENT_FACTORY
+    return {**properties, **engine.conf}
+
+
+def hadoop_version() -> str:
+    """The Hadoop version bundled with the installed pyspark (hadoop-aws must match it)."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    for jar in jars.glob("hadoop-client-api-*.jar"):
+        return jar.stem.removeprefix("hadoop-client-api-")
+    raise EngineError(f"no hadoop-client-api jar in {jars}: is pyspark installed completely?")
+
+
+def _uses_s3a(config: Config) -> bool:
+    # EMR's own s3:// file system (EMRFS) needs no connector; elsewhere S3A provides it.
+    return config.storage.kind == "s3" and config.engine.s3_connector == "s3a"

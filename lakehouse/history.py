@@ -1,7 +1,7 @@
 """Answers about the past: the runs in the ledger, and each table version with its run.
 
-History comes from the Delta log itself (the `deltalake` package reads it for any engine; the
-embedded engine has no DESCRIBE HISTORY), joined with the run ledger to name the run.
+History comes from the Delta log itself (`TableLog`: deltalake on the embedded engine, which has
+no DESCRIBE HISTORY; SQL on Spark), joined with the run ledger to name the run.
 """
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import is_delta_table
+from lakehouse.delta_log import TableLog, is_delta_table
 from lakehouse.ledger import RUN_TABLES, RUNS
 
 Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
@@ -74,7 +73,7 @@ def run_listing(spark: SparkSession, warehouse: str, limit: int = 50) -> Rows:
     return columns, [tuple(row) for row in runs.collect()]
 
 
-def table_history(spark: SparkSession, warehouse: str, name: str) -> Rows:
+def table_history(spark: SparkSession, log: TableLog, warehouse: str, name: str) -> Rows:
     """Every version of a table: when, which operation, its metrics and the run that made it."""
     location = table_spec(name).location(warehouse)
     if not is_delta_table(location):
@@ -90,7 +89,7 @@ def table_history(spark: SparkSession, warehouse: str, name: str) -> Rows:
         )
         runs = {int(row[0]): row[1] for row in made.collect()}
     rows = []
-    for commit in DeltaTable(location).history():
+    for commit in log.history(location):
         version = int(commit["version"])
         metrics = commit.get("operationMetrics") or {}
         shown = ", ".join(

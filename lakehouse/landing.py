@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import reduce
-from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.storage import join, list_files, read_chunks
+
 SOURCES = ("customer", "accelerometer", "step_trainer")
 LINES_SCHEMA = "source_file STRING, source_checksum STRING, source_line INT, line STRING"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -26,21 +26,21 @@ class LandingFile:
 
 
 def landing_files(landing: str, source: str) -> list[LandingFile]:
-    """Every `*.json` file of a source (`<landing>/<source>/*.json`), in name order."""
-    files = []
-    for path in sorted(Path(landing, source).glob("*.json")):
-        if path.is_file():
-            stat = path.stat()
-            files.append(LandingFile(str(path), stat.st_size, stat.st_mtime_ns))
-    return files
+    """Every `*.json` file of a source (`<landing>/<source>/*.json`), in name order.
+
+    `landing` is a local folder or an S3 URI; for S3 objects `modified_ns` is LastModified.
+    """
+    return [
+        LandingFile(file.path, file.size, file.modified_ns)
+        for file in list_files(join(landing, source), ".json")
+    ]
 
 
 def content_checksum(path: str) -> str:
     """SHA-256 of the file's bytes: a re-delivered file is recognised by its content."""
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
+    for chunk in read_chunks(path):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -5,6 +5,8 @@ an OS file lock (`flock`), so it dies with its process: a killed run never leave
 lock behind. A second run waits up to `run.lock_timeout_seconds`, then fails with
 `WarehouseBusy` naming the holder. Delta's own optimistic concurrency still guards against
 writers that bypass the lock (a notebook, another tool): their conflicting commit fails.
+
+A warehouse in S3 has no file locks; there the lock is a lease object (`lakehouse.lease`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from lakehouse.lease import LeaseHeld, s3_lease
+from lakehouse.storage import is_s3, join
+
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "_lakehouse.lock"
@@ -32,8 +37,24 @@ class WarehouseBusy(RuntimeError):
 
 
 @contextmanager
-def warehouse_lock(warehouse: str, run_id: str, timeout_seconds: float) -> Iterator[None]:
-    path = Path(warehouse, LOCK_FILE)
+def warehouse_lock(
+    warehouse: str, run_id: str, timeout_seconds: float, lease_seconds: float = 60.0
+) -> Iterator[None]:
+    if is_s3(warehouse):
+        try:
+            with s3_lease(
+                join(warehouse, LOCK_FILE), _holder_of(run_id), timeout_seconds, lease_seconds
+            ):
+                yield
+        except LeaseHeld as error:
+            raise _busy(warehouse, str(error), timeout_seconds) from None
+        return
+    with _file_lock(Path(warehouse, LOCK_FILE), run_id, timeout_seconds):
+        yield
+
+
+@contextmanager
+def _file_lock(path: Path, run_id: str, timeout_seconds: float) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         deadline = time.monotonic() + max(timeout_seconds, 0)
@@ -43,28 +64,34 @@ def warehouse_lock(warehouse: str, run_id: str, timeout_seconds: float) -> Itera
             )
         while not _try_lock(handle):
             if time.monotonic() >= deadline:
-                raise WarehouseBusy(
-                    f"the warehouse {warehouse} is in use by another run ({_holder(path)}); "
-                    f"waited {timeout_seconds:g}s. Try again later or raise "
-                    "run.lock_timeout_seconds"
-                )
+                raise _busy(str(path.parent), _holder(path), timeout_seconds)
             time.sleep(_POLL_SECONDS)
         try:
             handle.seek(0)
             handle.truncate()
-            holder = {
-                "run_id": run_id,
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "since": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-            handle.write(json.dumps(holder))
+            handle.write(json.dumps(_holder_of(run_id)))
             handle.flush()
             yield
         finally:
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _holder_of(run_id: str) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _busy(warehouse: str, holder: str, timeout_seconds: float) -> WarehouseBusy:
+    return WarehouseBusy(
+        f"the warehouse {warehouse} is in use by another run ({holder}); "
+        f"waited {timeout_seconds:g}s. Try again later or raise run.lock_timeout_seconds"
+    )
 
 
 def _try_lock(handle: IO[str]) -> bool:

@@ -1,19 +1,14 @@
-"""Table maintenance the embedded engine lacks as SQL: restore and vacuum, via `deltalake`.
-
-Both act on the Delta log and files directly, so they work on tables any engine wrote; on a
-Spark cluster the equivalent SQL is `RESTORE TABLE ... TO VERSION AS OF n` and `VACUUM ...`.
-"""
+"""Table maintenance: restore and vacuum, through the engine's `TableLog` (deltalake or SQL)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from bronze.job import INGESTED_FILES, LANDING_TABLES, QUARANTINE
 from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import is_delta_table, table_version
+from lakehouse.delta_log import TableLog, is_delta_table, table_log, table_version
 from lakehouse.history import table_spec
 from lakehouse.run import RunContext, TableResult
 
@@ -37,7 +32,7 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
     before = table_version(location)
     if before is None or not 0 <= version <= before:
         raise MaintenanceError(f"{table.qualified_name} has versions 0 to {before}, not {version}")
-    DeltaTable(location).restore(version)
+    log_of(ctx).restore(location, version)
     bronze_tables = {spec.qualified_name: spec for spec in (*LANDING_TABLES.values(), QUARANTINE)}
     if table.qualified_name in bronze_tables:
         forget_files_not_in(ctx, bronze_tables[table.qualified_name])
@@ -64,16 +59,17 @@ def forget_files_not_in(ctx: RunContext, table: TableSpec) -> None:
 @dataclass(frozen=True)
 class Vacuumed:
     table: str
-    files_deleted: int
+    files_deleted: int | None
 
 
-def vacuum(warehouse: str, tables: list[str], retain_hours: float) -> list[Vacuumed]:
+def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacuumed]:
     """Physically delete data files no version within `retain_hours` needs."""
-    done = []
-    for name in tables:
-        location = table_spec(name).location(warehouse)
-        deleted = DeltaTable(location).vacuum(
-            retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
-        )
-        done.append(Vacuumed(name, len(deleted)))
-    return done
+    log = log_of(ctx)
+    return [
+        Vacuumed(name, log.vacuum(table_spec(name).location(ctx.warehouse), retain_hours))
+        for name in tables
+    ]
+
+
+def log_of(ctx: RunContext) -> TableLog:
+    return table_log(ctx.spark, ctx.config.engine.name)

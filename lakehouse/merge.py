@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -18,6 +16,7 @@ from pyspark.sql import functions as F
 from lakehouse.catalog import TableSpec
 from lakehouse.delta_log import commit_metrics, table_version
 from lakehouse.faults import checkpoint
+from lakehouse.storage import join, remove_tree
 
 DELETE_FLAG = "_merge_delete"
 # Scratch space in the warehouse for MERGE sources (not a table of the catalog).
@@ -64,12 +63,12 @@ def merge_into(
     if scope is not None:
         staged = with_deletions(staged, target, scope, table.keys)
     view = f"merge_source_{table.schema}_{table.name}"
-    scratch = Path(warehouse, STAGING, table.qualified_name)
+    scratch = join(warehouse, STAGING, table.qualified_name)
     if scope is not None:
         # The engine evaluates a MERGE source more than once; an incremental source is a
         # chain of joins over bronze and small once computed, so compute it once.
-        staged.write.format("delta").mode("overwrite").save(str(scratch))
-        staged = spark.read.format("delta").load(str(scratch))
+        staged.write.format("delta").mode("overwrite").save(scratch)
+        staged = spark.read.format("delta").load(scratch)
     staged.createOrReplaceTempView(view)
     statement = merge_statement(
         table, target.columns, view, delete_unmatched=delete_unmatched, flagged=scope is not None
@@ -79,7 +78,7 @@ def merge_into(
         spark.sql(statement)
     finally:
         spark.catalog.dropTempView(view)
-        shutil.rmtree(scratch, ignore_errors=True)  # it holds personal data: keep no copy
+        remove_tree(scratch)  # it holds personal data: keep no copy
     checkpoint(f"after:{table.qualified_name}")
     after, metrics = _committed(location, before)
     deleted = int(metrics.get("numTargetRowsDeleted", 0))

@@ -67,7 +67,8 @@ def operation(
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     warehouse = config.paths.warehouse
-    with warehouse_lock(warehouse, run_id, config.run.lock_timeout_seconds):
+    run = config.run
+    with warehouse_lock(warehouse, run_id, run.lock_timeout_seconds, run.lease_seconds):
         attached = attach_warehouse(spark, warehouse)
         batch = latest_batch(spark, warehouse) + 1
         ctx = RunContext(spark, config, run_id, now, batch, ensured=set(attached))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.config import Config, EngineConfig, load_config
+from lakehouse.config import Config, load_config
 from lakehouse.engine import open_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    with open_session(EngineConfig(name="sail")) as session:
+    with open_session(load_config()) as session:
         yield session
 
 

@@ -6,6 +6,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.cli import main
+from lakehouse.delta_log import DeltalakeLog
 from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.history import UnknownTable, run_listing, table_history
 from lakehouse.pipeline import run_pipeline
@@ -35,7 +36,9 @@ def test_runs_and_history_name_what_each_run_did(spark: SparkSession, make_confi
     assert by_id[third]["deleted"] > 0  # the withdrawal finished by the third run
     assert by_id[fourth]["inserted"] == by_id[fourth]["deleted"] == 0
 
-    _, versions = table_history(spark, config.paths.warehouse, "gold.customer_curated")
+    _, versions = table_history(
+        spark, DeltalakeLog(), config.paths.warehouse, "gold.customer_curated"
+    )
     assert [(v, op, run) for v, _, op, _, run in versions] == [
         (2, "MERGE", third),
         (1, "MERGE", first),
@@ -77,4 +80,4 @@ def test_cli_runs_and_history(make_config, capsys) -> None:  # type: ignore[no-u
     assert "MERGE" in out and "inserted 2" in out
     assert main(["history", "silver.nothing", *overrides]) == 1
     with pytest.raises(UnknownTable):
-        table_history(None, config.paths.warehouse, "nodot")  # type: ignore[arg-type]
+        table_history(None, DeltalakeLog(), config.paths.warehouse, "nodot")  # type: ignore[arg-type]
