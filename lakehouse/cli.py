@@ -13,10 +13,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from omegaconf import OmegaConf
 
 from lakehouse.audit import consent_violations
+from lakehouse.aws import prepared_environment
 from lakehouse.catalog import attach_warehouse
 from lakehouse.config import Config, ConfigError, load_config, require_landing
 from lakehouse.delta_log import table_log, table_version
@@ -28,6 +30,7 @@ from lakehouse.lock import WarehouseBusy
 from lakehouse.maintenance import DEFAULT_RETAIN_HOURS, MaintenanceError, restore, vacuum
 from lakehouse.pipeline import operation, run_pipeline, select_jobs
 from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
+from lakehouse.storage import is_s3, upload_tree
 from lakehouse.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
 
 log = logging.getLogger("lakehouse")
@@ -99,6 +102,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("overrides", nargs="*", metavar="key=value")
     gen.set_defaults(command=cmd_generate)
+
+    land = commands.add_parser(
+        "land", help="upload landing files (customer/, accelerometer/, ...) into the landing zone"
+    )
+    land.add_argument("source", type=Path, help="local folder holding customer/, ... folders")
+    land.add_argument(
+        "target", nargs="?", help="landing zone URI or folder (default: paths.landing)"
+    )
+    land.add_argument("overrides", nargs="*", metavar="key=value")
+    land.set_defaults(command=cmd_land)
 
     sql = commands.add_parser("sql", help="run a SQL query against the catalog")
     sql.add_argument("query")
@@ -198,16 +211,38 @@ def cmd_generate(args: argparse.Namespace) -> int:
         serial_bug=args.serial_bug,
         malformed=args.malformed,
     )
-    try:
-        report = generate(Path(config.paths.landing), options)
-    except ValueError as error:
-        raise ConfigError(str(error)) from error
+    with TemporaryDirectory(prefix="stedi-sample-") as scratch:
+        # Remote landing zones get the sample the way real files arrive: written, then landed.
+        local = Path(scratch) if is_s3(config.paths.landing) else Path(config.paths.landing)
+        try:
+            report = generate(local, options)
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
+        if is_s3(config.paths.landing):
+            with prepared_environment(config):
+                upload_tree(local, config.paths.landing)
     print(
         f"wrote {report.files} files to {config.paths.landing}: "
         f"{report.customer_records} customer records ({report.customers} customers), "
         f"{report.accelerometer_readings} accelerometer and "
         f"{report.step_trainer_readings} step-trainer readings, "
         f"{report.malformed_lines} malformed lines"
+    )
+    return 0
+
+
+def cmd_land(args: argparse.Namespace) -> int:
+    if args.target is not None and _is_override(args.target):
+        args.overrides, args.target = [args.target, *args.overrides], None
+    config = load_config(args.overrides)
+    if not args.source.is_dir():
+        raise ConfigError(f"{args.source} is not a folder: give the folder holding customer/, ...")
+    target = args.target or config.paths.landing
+    with prepared_environment(config):
+        landed = upload_tree(args.source, target)
+    print(
+        f"landed {len(landed.uploaded)} files in {target} "
+        f"({len(landed.skipped)} already there with the same content were skipped)"
     )
     return 0
 
