@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,11 +15,15 @@ from bronze.job import latest_batch
 from gold.job import JOBS as GOLD_JOBS
 from lakehouse.catalog import attach_warehouse
 from lakehouse.config import Config, ConfigError, require_landing
+from lakehouse.glue import catalog_table, register_tables
+from lakehouse.history import table_spec
 from lakehouse.ledger import record_end, record_start
 from lakehouse.lock import warehouse_lock
 from lakehouse.progress import Progress
 from lakehouse.run import RunContext, TableJob, TableResult
 from silver.job import JOBS as SILVER_JOBS
+
+log = logging.getLogger(__name__)
 
 LAYERS: dict[str, list[TableJob]] = {
     "bronze": BRONZE_JOBS,
@@ -76,10 +81,26 @@ def operation(
         results: list[TableResult] = []
         try:
             yield ctx, results
+            if config.catalog.kind == "glue":
+                publish_to_glue(ctx)
         except Exception as error:
             record_end(ctx, command, target, results, error)
             raise
         record_end(ctx, command, target, results)
+
+
+def publish_to_glue(ctx: RunContext) -> dict[str, str]:
+    """Create or update the Glue entry of every table in the warehouse (idempotent)."""
+    names = attach_warehouse(ctx.spark, ctx.warehouse)
+    tables = [
+        catalog_table(ctx.spark, ctx.config.catalog, name, table_spec(name).location(ctx.warehouse))
+        for name in names
+    ]
+    changes = register_tables(ctx.config.catalog, tables)
+    changed = {name: what for name, what in changes.items() if what != "unchanged"}
+    if changed:
+        log.info("Glue catalog: %s", ", ".join(f"{n} {w}" for n, w in sorted(changed.items())))
+    return changes
 
 
 def run_jobs(

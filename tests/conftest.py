@@ -93,3 +93,17 @@ def bucket(moto_endpoint: str) -> str:
     client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=name)
     return name
+
+
+def s3_config(endpoint: str, bucket: str, *overrides: str) -> Config:
+    """The real configuration with storage=s3 on the moto server."""
+    return load_config(
+        ["storage=s3", f"storage.bucket={bucket}", f"storage.endpoint_url={endpoint}", *overrides]
+    )
+
+
+@pytest.fixture(scope="session")
+def s3_spark(moto_endpoint: str) -> Iterator[SparkSession]:
+    """An embedded engine started with the S3 settings (it reads them only at start)."""
+    with open_session(s3_config(moto_endpoint, "unused")) as session:
+        yield session

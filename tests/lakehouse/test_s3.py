@@ -6,40 +6,25 @@ local folders with the same files, row by row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.aws import prepared_environment
 from lakehouse.catalog import attach_warehouse
-from lakehouse.config import Config, load_config
+from lakehouse.config import Config
 from lakehouse.delta_log import DeltalakeLog, table_version
-from lakehouse.engine import open_session
 from lakehouse.generate import GenerateOptions, generate
 from lakehouse.history import run_listing, table_history
 from lakehouse.landing import landing_files
 from lakehouse.pipeline import run_pipeline
 from lakehouse.storage import list_files, remove_tree, subfolders, upload_tree
 from lakehouse.timetravel import resolve_as_of, rewrite_query
+from tests.conftest import s3_config
 from tests.lakehouse.test_incremental import ALL_TABLES, RUN_LINEAGE
 
 SAMPLE = GenerateOptions(customers=40, readings_per_customer=8, files=2, malformed=1, seed=11)
-
-
-def s3_config(endpoint: str, bucket: str, *overrides: str) -> Config:
-    return load_config(
-        ["storage=s3", f"storage.bucket={bucket}", f"storage.endpoint_url={endpoint}", *overrides]
-    )
-
-
-@pytest.fixture(scope="module")
-def s3_spark(moto_endpoint: str) -> Iterator[SparkSession]:
-    """An embedded engine started with the S3 settings (it reads them only at start)."""
-    with open_session(s3_config(moto_endpoint, "unused")) as session:
-        yield session
 
 
 def snapshot(spark: SparkSession, landing: str) -> dict[str, list[tuple[Any, ...]]]:

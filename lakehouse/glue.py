@@ -1,0 +1,123 @@
+"""Register the warehouse's tables in the AWS Glue Data Catalog, where Athena finds them.
+
+Each table's entry is derived from the Delta table itself (its current schema and location),
+so a table that gained a column is updated on the next run. The database of a table is
+`catalog.database_prefix` + its layer (`bronze`, `silver`, `gold`, `ops`).
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from pyspark.sql import SparkSession
+from pyspark.sql.types import DataType, StructType
+
+from lakehouse.config import CatalogConfig
+
+# What Athena and Glue crawlers put on a native Delta Lake table (no symlink manifest).
+DELTA_PARAMETERS = {
+    "EXTERNAL": "TRUE",
+    "table_type": "DELTA",
+    "classification": "delta",
+    "spark.sql.sources.provider": "delta",
+}
+PARQUET_STORAGE = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    },
+}
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    """A table as a catalog sees it: database, name, typed columns and Delta location."""
+
+    database: str
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    location: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.database}.{self.name}"
+
+
+def catalog_table(
+    spark: SparkSession, catalog: CatalogConfig, name: str, location: str
+) -> CatalogTable:
+    """The catalog entry for the Delta table `name` (`layer.table`) stored at `location`."""
+    layer, table = name.split(".")
+    schema = spark.read.format("delta").load(location).schema
+    return CatalogTable(
+        database=f"{catalog.database_prefix}{layer}",
+        name=table,
+        columns=hive_columns(schema),
+        location=location,
+    )
+
+
+def hive_columns(schema: StructType) -> tuple[tuple[str, str], ...]:
+    return tuple((field.name, hive_type(field.dataType)) for field in schema.fields)
+
+
+def hive_type(data_type: DataType) -> str:
+    """Glue / Hive / Athena type name: Spark's own simple names, except where Hive has none."""
+    return data_type.simpleString().replace("timestamp_ntz", "timestamp")
+
+
+def register_tables(catalog: CatalogConfig, tables: list[CatalogTable]) -> dict[str, str]:
+    """Create or update each table's Glue entry; what happened to each (`created`, ...)."""
+    client = glue_client(catalog)
+    done = {}
+    for table in tables:
+        _ensure_database(client, table.database)
+        done[table.qualified_name] = _upsert(client, table)
+    return done
+
+
+def glue_client(catalog: CatalogConfig) -> Any:
+    # The endpoint is passed explicitly: AWS_ENDPOINT_URL may point at an S3-compatible store.
+    return boto3.session.Session().client(
+        "glue", region_name=catalog.region, endpoint_url=catalog.endpoint_url or None
+    )
+
+
+def table_input(table: CatalogTable) -> dict[str, Any]:
+    return {
+        "Name": table.name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": dict(DELTA_PARAMETERS),
+        "StorageDescriptor": {
+            "Columns": [{"Name": name, "Type": kind} for name, kind in table.columns],
+            "Location": table.location,
+            **PARQUET_STORAGE,
+        },
+    }
+
+
+def _ensure_database(client: Any, database: str) -> None:
+    with suppress(client.exceptions.AlreadyExistsException):
+        client.create_database(DatabaseInput={"Name": database})
+
+
+def _upsert(client: Any, table: CatalogTable) -> str:
+    wanted = table_input(table)
+    try:
+        current = client.get_table(DatabaseName=table.database, Name=table.name)["Table"]
+    except client.exceptions.EntityNotFoundException:
+        client.create_table(DatabaseName=table.database, TableInput=wanted)
+        return "created"
+    storage = current.get("StorageDescriptor", {})
+    if (
+        storage.get("Columns") == wanted["StorageDescriptor"]["Columns"]
+        and storage.get("Location") == table.location
+        and current.get("Parameters", {}).items() >= DELTA_PARAMETERS.items()
+    ):
+        return "unchanged"
+    client.update_table(DatabaseName=table.database, TableInput=wanted)
+    return "updated"
