@@ -21,10 +21,12 @@ from lakehouse.audit import consent_violations
 from lakehouse.aws import prepared_environment
 from lakehouse.catalog import attach_warehouse
 from lakehouse.config import Config, ConfigError, load_config, require_landing
+from lakehouse.ddl import DIALECTS, ddl_script
 from lakehouse.delta_log import table_log, table_version
 from lakehouse.engine import open_session
 from lakehouse.erasure import email_digest, erase_customer
 from lakehouse.generate import GenerateOptions, generate
+from lakehouse.glue import catalog_table
 from lakehouse.history import UnknownTable, run_listing, table_history, table_spec
 from lakehouse.lock import WarehouseBusy
 from lakehouse.maintenance import DEFAULT_RETAIN_HOURS, MaintenanceError, restore, vacuum
@@ -176,6 +178,11 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--as-of", metavar="VERSION|TIMESTAMP|RUN_ID")
     audit.add_argument("overrides", nargs="*", metavar="key=value")
     audit.set_defaults(command=cmd_audit)
+
+    ddl = commands.add_parser("ddl", help="print CREATE statements for every table")
+    ddl.add_argument("--dialect", choices=DIALECTS, default="athena")
+    ddl.add_argument("overrides", nargs="*", metavar="key=value")
+    ddl.set_defaults(command=cmd_ddl)
 
     config = commands.add_parser("config", help="print the resolved configuration")
     config.add_argument("overrides", nargs="*", metavar="key=value")
@@ -404,6 +411,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
     print(f"consent audit ({label}): VIOLATIONS")
     print(format_table(("table", "rows", "sample keys"), rows))
     return EXIT_FAILED
+
+
+def cmd_ddl(args: argparse.Namespace) -> int:
+    config = load_config(args.overrides)
+    with open_session(config) as spark:
+        names = attach_warehouse(spark, config.paths.warehouse)
+        tables = [
+            catalog_table(spark, config.catalog, name, _location(config, name)) for name in names
+        ]
+    if not tables:
+        print(
+            f"error: no tables in {config.paths.warehouse}: run `lakehouse run` first",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(ddl_script(tables, args.dialect), end="")
+    return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -1,15 +1,21 @@
-"""Glue registration on a moto server: every table, its types and location, schema evolution."""
+"""Glue registration and Athena DDL on a moto server: every table, types, locations, evolution."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+import uuid
+from importlib import resources
 
 import boto3
+import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.aws import prepared_environment
+from lakehouse.cli import main
+from lakehouse.config import Config
+from lakehouse.ddl import ddl_script
 from lakehouse.generate import GenerateOptions, generate
-from lakehouse.glue import DELTA_PARAMETERS, catalog_table, register_tables
+from lakehouse.glue import DELTA_PARAMETERS, CatalogTable, catalog_table, register_tables
 from lakehouse.pipeline import run_pipeline
 from lakehouse.storage import upload_tree
 from tests.conftest import s3_config
@@ -28,16 +34,18 @@ EXPECTED_TYPES = {
     "bronze.accelerometer_landing": {"user": "string", "timestamp": "bigint", "x": "double"},
     "silver.step_trainer_trusted": {"sensorReadingTime": "bigint", "distanceFromObject": "int"},
 }
+LANDING_TABLES = ("customer_landing", "accelerometer_landing", "step_trainer_landing")
 
 
-def glue_tables(endpoint: str, database: str) -> dict[str, dict]:  # type: ignore[type-arg]
-    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
-    return {t["Name"]: t for t in glue.get_tables(DatabaseName=database)["TableList"]}
-
-
-def test_every_table_is_registered_with_types_location_and_evolves(  # type: ignore[no-untyped-def]
-    s3_spark: SparkSession, moto_endpoint: str, bucket: str, tmp_path: Path
-):
+@pytest.fixture(scope="module")
+def registered(
+    s3_spark: SparkSession, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Config:
+    """One run on S3 with catalog=glue and a database prefix."""
+    bucket = f"stedi-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket
+    )
     config = s3_config(
         moto_endpoint,
         bucket,
@@ -45,36 +53,99 @@ def test_every_table_is_registered_with_types_location_and_evolves(  # type: ign
         f"catalog.endpoint_url={moto_endpoint}",
         "catalog.database_prefix=stedi_",
     )
-    generate(tmp_path, SAMPLE)
+    data = tmp_path_factory.mktemp("glue-data")
+    generate(data, SAMPLE)
     with prepared_environment(config):
-        upload_tree(tmp_path, config.paths.landing)
+        upload_tree(data, config.paths.landing)
         run_pipeline(s3_spark, config)
+    return config
 
+
+def glue_tables(endpoint: str, database: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
+    return {t["Name"]: t for t in glue.get_tables(DatabaseName=database)["TableList"]}
+
+
+def glue_columns(endpoint: str, name: str) -> list[tuple[str, str]]:
+    layer, table = name.split(".")
+    storage = glue_tables(endpoint, f"stedi_{layer}")[table]["StorageDescriptor"]
+    return [(c["Name"], c["Type"]) for c in storage["Columns"]]
+
+
+def test_every_table_is_registered_with_types_and_location(  # type: ignore[no-untyped-def]
+    s3_spark: SparkSession, moto_endpoint: str, registered: Config
+):
+    bucket = registered.storage.bucket
     for name in (*ALL_TABLES, "ops.runs", "ops.watermarks"):
         layer, table = name.split(".")
         entry = glue_tables(moto_endpoint, f"stedi_{layer}")[table]
-        storage = entry["StorageDescriptor"]
-        assert storage["Location"] == f"s3://{bucket}/warehouse/{layer}/{table}"
+        assert entry["StorageDescriptor"]["Location"] == f"s3://{bucket}/warehouse/{layer}/{table}"
         assert entry["Parameters"].items() >= DELTA_PARAMETERS.items()
-        columns = {c["Name"]: c["Type"] for c in storage["Columns"]}
+        columns = dict(glue_columns(moto_endpoint, name))
         assert list(columns) == s3_spark.table(name).columns, name
         assert columns.items() >= EXPECTED_TYPES.get(name, {}).items(), name
 
-    # A table that gained a column (a new release's schema) is updated; others are left alone.
-    location = f"{config.paths.warehouse}/gold/customer_curated"
+
+def test_a_table_that_gained_a_column_is_updated(  # type: ignore[no-untyped-def]
+    s3_spark: SparkSession, moto_endpoint: str, registered: Config
+):
+    location = f"{registered.paths.warehouse}/gold/customer_curated"
     evolved = s3_spark.read.format("delta").load(location).limit(0).selectExpr("*", "1.5 AS score")
     evolved.write.format("delta").mode("append").option("mergeSchema", "true").save(location)
     names = ["gold.customer_curated", "gold.machine_learning_curated"]
+    warehouse = registered.paths.warehouse
     tables = [
-        catalog_table(
-            s3_spark, config.catalog, name, f"{config.paths.warehouse}/{name.replace('.', '/')}"
-        )
-        for name in names
+        catalog_table(s3_spark, registered.catalog, n, f"{warehouse}/{n.replace('.', '/')}")
+        for n in names
     ]
-    with prepared_environment(config):
-        assert register_tables(config.catalog, tables) == {
+    with prepared_environment(registered):
+        assert register_tables(registered.catalog, tables) == {
             "stedi_gold.customer_curated": "updated",
             "stedi_gold.machine_learning_curated": "unchanged",
         }
-    storage = glue_tables(moto_endpoint, "stedi_gold")["customer_curated"]["StorageDescriptor"]
-    assert storage["Columns"][-1] == {"Name": "score", "Type": "decimal(2,1)"}
+    assert glue_columns(moto_endpoint, "gold.customer_curated")[-1] == ("score", "decimal(2,1)")
+
+
+def test_athena_ddl_matches_glue_and_the_landing_ddl_files(  # type: ignore[no-untyped-def]
+    moto_endpoint: str, registered: Config, capsys
+):
+    overrides = [
+        "storage=s3",
+        f"storage.bucket={registered.storage.bucket}",
+        f"storage.endpoint_url={moto_endpoint}",
+        "catalog=glue",
+        f"catalog.endpoint_url={moto_endpoint}",
+        "catalog.database_prefix=stedi_",
+    ]
+    assert main(["ddl", "--dialect", "athena", *overrides]) == 0
+    script = capsys.readouterr().out
+    statements = re.findall(
+        r"-- Columns \(from the Delta log\):\n((?:--   .*\n)+)"
+        r"CREATE EXTERNAL TABLE IF NOT EXISTS `(\w+)`\.`(\w+)`\n"
+        r"LOCATION '(.*)'\nTBLPROPERTIES \('table_type' = 'DELTA'\);",
+        script,
+    )
+    assert "CREATE DATABASE IF NOT EXISTS `stedi_bronze`;" in script
+    assert len(statements) == script.count("CREATE EXTERNAL TABLE") >= len(ALL_TABLES)
+    for comment, database, table, location in statements:
+        entry = glue_tables(moto_endpoint, database)[table]
+        assert location == entry["StorageDescriptor"]["Location"]
+        listed = [tuple(line.split()[1:]) for line in comment.splitlines()]
+        assert listed == glue_columns(moto_endpoint, f"{database.removeprefix('stedi_')}.{table}")
+
+    # The bronze DDL files the tables are created from declare the same columns and types.
+    for table in LANDING_TABLES:
+        text = resources.files("bronze").joinpath("sql", f"{table}.sql").read_text()
+        declared = re.findall(r"^\s+(\w+) ([A-Z]+),?$", text, flags=re.MULTILINE)
+        assert [(n, t.lower()) for n, t in declared] == glue_columns(
+            moto_endpoint, f"bronze.{table}"
+        )
+
+
+def test_spark_ddl_lists_typed_columns() -> None:
+    table = CatalogTable("bronze", "t", (("user", "string"), ("x", "double")), "s3://b/w/bronze/t")
+    assert ddl_script([table], "spark") == (
+        "CREATE SCHEMA IF NOT EXISTS `bronze`;\n\n"
+        "CREATE TABLE IF NOT EXISTS `bronze`.`t` (\n  `user` STRING,\n  `x` DOUBLE\n)\n"
+        "USING delta\nLOCATION 's3://b/w/bronze/t';\n"
+    )
