@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from importlib import resources
+from pathlib import Path
 
 import boto3
 import pytest
@@ -14,6 +15,7 @@ from lakehouse.aws import prepared_environment
 from lakehouse.cli import main
 from lakehouse.config import Config
 from lakehouse.ddl import ddl_script
+from lakehouse.engine import open_session
 from lakehouse.generate import GenerateOptions, generate
 from lakehouse.glue import DELTA_PARAMETERS, CatalogTable, catalog_table, register_tables
 from lakehouse.pipeline import run_pipeline
@@ -149,3 +151,30 @@ def test_spark_ddl_lists_typed_columns() -> None:
         "CREATE TABLE IF NOT EXISTS `bronze`.`t` (\n  `user` STRING,\n  `x` DOUBLE\n)\n"
         "USING delta\nLOCATION 's3://b/w/bronze/t';\n"
     )
+
+
+def test_the_embedded_engine_can_use_glue_as_its_catalog(  # type: ignore[no-untyped-def]
+    moto_endpoint: str, bucket: str, tmp_path: Path
+):
+    config = s3_config(
+        moto_endpoint,
+        bucket,
+        "catalog=glue",
+        f"catalog.endpoint_url={moto_endpoint}",
+        "catalog.engine_catalog=true",
+    )
+    generate(tmp_path, GenerateOptions(customers=10, readings_per_customer=3, files=1, seed=2))
+    with open_session(config) as spark:
+        upload_tree(tmp_path, config.paths.landing)
+        run_pipeline(spark, config)
+        expected = spark.table("gold.machine_learning_curated").count()
+    # A new engine finds every table by name through Glue, without scanning the warehouse.
+    with open_session(config) as spark:
+        assert spark.catalog.currentCatalog() == "glue"
+        assert [r.tableName for r in spark.sql("SHOW TABLES IN gold").collect()] == [
+            "customer_curated",
+            "machine_learning_curated",
+        ]
+        assert spark.table("gold.machine_learning_curated").count() == expected > 0
+    entry = glue_tables(moto_endpoint, "gold")["machine_learning_curated"]
+    assert entry["Parameters"].items() >= DELTA_PARAMETERS.items()
