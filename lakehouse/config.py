@@ -178,6 +178,11 @@ def _check_s3_paths(config: Config) -> None:
     for key in ("landing", "warehouse"):
         value = getattr(config.paths, key).rstrip("/")
         bucket = value.removeprefix("s3://").split("/")[0]
+        if bucket == "None" and not config.storage.bucket:
+            raise ConfigError(
+                "storage.bucket is not set: storage=s3 needs the bucket for the landing zone and "
+                "warehouse (storage.bucket=my-bucket), or s3:// URIs in paths.*"
+            )
         if not value.startswith("s3://") or not bucket:
             raise ConfigError(
                 f"paths.{key}={value} is not an s3://bucket/prefix URI, but storage.kind=s3 "

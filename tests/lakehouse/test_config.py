@@ -31,7 +31,29 @@ def test_overrides_reach_the_typed_config(tmp_path: Path) -> None:
     [
         (["engine=flink"], "unknown engine: choose one of sail, spark"),
         (["engine.name=flink"], "engine.name='flink' is not an engine"),
-        (["storage=ftp"], "unknown storage: choose one of local"),
+        (["storage=ftp"], "unknown storage: choose one of local, s3"),
+        (["catalog=hive"], "unknown catalog: choose one of local, glue"),
+        (["storage=s3"], "storage.bucket"),
+        (["storage=s3", "storage.bucket=b", "paths.landing=/data"], "not an s3://bucket/prefix"),
+        (["storage=s3", "storage.bucket=b", "storage.endpoint_url=localhost:9000"], "http(s)"),
+        (["storage=s3", "storage.bucket=b", "paths.warehouse=s3://b/landing/wh"], "overlap"),
+        (["catalog=glue"], "use storage=s3 with it"),
+        (
+            ["storage=s3", "storage.bucket=b", "catalog=glue", "catalog.database_prefix=a-b"],
+            "letters, digits and _",
+        ),
+        (
+            [
+                "storage=s3",
+                "storage.bucket=b",
+                "catalog=glue",
+                "catalog.database_prefix=x_",
+                "catalog.engine_catalog=true",
+            ],
+            "needs catalog.database_prefix empty",
+        ),
+        (["engine.s3_connector=emrfs"], "choose s3a"),
+        (["run.lease_seconds=1"], "at least 3"),
         (
             ["privacy.consent_cutoff=maybe"],
             "privacy.consent_cutoff: Value 'maybe' is not a valid bool",
@@ -47,6 +69,13 @@ def test_bad_values_name_the_key_and_the_fix(overrides: list[str], message: str)
     with pytest.raises(ConfigError) as error:
         load_config(overrides)
     assert message in str(error.value)
+
+
+def test_s3_storage_derives_both_paths_from_the_bucket() -> None:
+    config = load_config(["storage=s3", "storage.bucket=stedi-data", "storage.region=eu-north-1"])
+    assert config.paths.landing == "s3://stedi-data/landing"
+    assert config.paths.warehouse == "s3://stedi-data/warehouse"
+    assert config.storage.endpoint_url is None and config.storage.region == "eu-north-1"
 
 
 def test_warehouse_that_is_a_file_is_refused(tmp_path: Path) -> None:

@@ -1,16 +1,20 @@
-"""The Spark engine's configuration (its Delta jars cannot be downloaded here, so not started)."""
+"""The Spark engine's configuration (its Delta jars cannot be downloaded here, so not started),
+the embedded engine, and the log operations each engine uses."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from pyspark.sql import SparkSession
 
-from lakehouse.config import EngineConfig, load_config
-from lakehouse.engine import spark_builder
+from lakehouse.config import load_config
+from lakehouse.delta_log import DeltalakeLog, SparkSqlLog, table_log
+from lakehouse.engine import GLUE_CLIENT_FACTORY, hadoop_version, spark_builder, spark_session
 
 
 def test_spark_builder_is_configured_for_delta() -> None:
-    engine = load_config(["engine=spark"]).engine
-    options = spark_builder(engine)._options
+    options = spark_builder(load_config(["engine=spark"]))._options
     assert options["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
     assert options["spark.sql.catalog.spark_catalog"] == (
         "org.apache.spark.sql.delta.catalog.DeltaCatalog"
@@ -19,13 +23,71 @@ def test_spark_builder_is_configured_for_delta() -> None:
     assert options["spark.jars.packages"].endswith(":4.4.1")
     assert options["spark.master"] == "local[*]"
     assert options["spark.sql.session.timeZone"] == "UTC"
+    assert not any(key.startswith("spark.hadoop.fs.s3") for key in options)
 
 
-def test_extra_spark_properties_pass_through() -> None:
-    engine = EngineConfig(name="spark", master="yarn", conf={"spark.executor.memory": "4g"})
-    options = spark_builder(engine)._options
+def test_extra_spark_properties_pass_through_and_win() -> None:
+    config = load_config(
+        [
+            "engine=spark",
+            "engine.master=yarn",
+            "+engine.conf={spark.executor.memory: 4g, spark.sql.session.timeZone: Europe/Oslo}",
+        ]
+    )
+    options = spark_builder(config)._options
     assert options["spark.master"] == "yarn"
     assert options["spark.executor.memory"] == "4g"
+    assert options["spark.sql.session.timeZone"] == "Europe/Oslo"
+
+
+def test_s3_on_open_source_spark_adds_the_s3a_connector_matching_spark_hadoop() -> None:
+    config = load_config(
+        [
+            "engine=spark",
+            "storage=s3",
+            "storage.bucket=stedi",
+            "storage.region=eu-west-1",
+            "storage.endpoint_url=http://127.0.0.1:9000",
+        ]
+    )
+    options = spark_builder(config)._options
+    packages = options["spark.jars.packages"].split(",")
+    assert f"org.apache.hadoop:hadoop-aws:{hadoop_version()}" in packages
+    assert hadoop_version().startswith("3.")
+    assert options["spark.hadoop.fs.s3.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    assert options["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
+    assert options["spark.hadoop.fs.s3a.endpoint.region"] == "eu-west-1"
+    assert options["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert options["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    # Credentials are never configuration: the AWS default chain provides them.
+    assert "DefaultCredentialsProvider" in options["spark.hadoop.fs.s3a.aws.credentials.provider"]
+    assert not any("secret" in key.lower() or "access.key" in key for key in options)
+
+
+def test_emr_reads_s3_natively_and_uses_glue_as_the_hive_catalog() -> None:
+    config = load_config(
+        [
+            "engine=spark",
+            "engine.s3_connector=native",
+            "storage=s3",
+            "storage.bucket=stedi",
+            "catalog=glue",
+            "catalog.engine_catalog=true",
+        ]
+    )
+    options = spark_builder(config)._options
+    assert "hadoop-aws" not in options["spark.jars.packages"]
+    assert not any(key.startswith("spark.hadoop.fs.s3") for key in options)
+    assert options["spark.hadoop.hive.metastore.client.factory.class"] == GLUE_CLIENT_FACTORY
+    assert options["spark.sql.catalogImplementation"] == "hive"
+
+
+def test_offline_clusters_use_the_listed_jars_instead_of_maven() -> None:
+    jars = ["/opt/jars/delta-spark_2.13-4.4.1.jar", "/opt/jars/delta-storage-4.4.1.jar"]
+    config = load_config(["engine=spark", f"engine.jars=[{','.join(jars)}]"])
+    options = spark_builder(config)._options
+    assert options["spark.jars"] == ",".join(jars)
+    assert "spark.jars.packages" not in options
 
 
 def test_embedded_session_speaks_spark_sql(spark: SparkSession) -> None:
@@ -37,4 +99,58 @@ def test_an_existing_session_is_used_as_it_is(monkeypatch) -> None:  # type: ign
 
     running = object()
     monkeypatch.setattr(engine_module.SparkSession, "getActiveSession", lambda: running)
-    assert engine_module.spark_session(EngineConfig(name="spark")) is running
+    assert spark_session(load_config(["engine=spark"])) is running
+
+
+class RecordingSpark:
+    """Stands in for a Spark session: records SQL, answers DESCRIBE HISTORY."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.conf = self
+        self.settings: dict[str, str] = {}
+
+    def set(self, key: str, value: str) -> None:
+        self.settings[key] = value
+
+    def sql(self, statement: str) -> Any:
+        self.statements.append(statement)
+        return self
+
+    def collect(self) -> list[dict[str, Any]]:
+        at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+        return [
+            {
+                "version": 1,
+                "timestamp": at,
+                "operation": "MERGE",
+                "operationMetrics": {"numTargetRowsInserted": "3"},
+            }
+        ]
+
+
+def test_each_engine_gets_its_log_operations() -> None:
+    assert isinstance(table_log(None, "sail"), DeltalakeLog)  # type: ignore[arg-type]
+    assert isinstance(table_log(RecordingSpark(), "spark"), SparkSqlLog)  # type: ignore[arg-type]
+
+
+def test_spark_log_operations_are_delta_sql_on_the_table_path() -> None:
+    spark = RecordingSpark()
+    log = SparkSqlLog(spark)  # type: ignore[arg-type]
+    history = log.history("s3://b/wh/silver/t")
+    log.restore("s3://b/wh/silver/t", 3)
+    assert log.vacuum("s3://b/wh/silver/t", 0) is None
+    assert spark.statements == [
+        "DESCRIBE HISTORY delta.`s3://b/wh/silver/t`",
+        "RESTORE TABLE delta.`s3://b/wh/silver/t` TO VERSION AS OF 3",
+        "VACUUM delta.`s3://b/wh/silver/t` RETAIN 0.0 HOURS",
+    ]
+    assert spark.settings == {"spark.databricks.delta.retentionDurationCheck.enabled": "false"}
+    assert history == [
+        {
+            "version": 1,
+            "timestamp": 1795435200000,
+            "operation": "MERGE",
+            "operationMetrics": {"numTargetRowsInserted": "3"},
+        }
+    ]
