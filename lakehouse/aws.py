@@ -13,6 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+import boto3
 
 from lakehouse.config import Config
 
@@ -56,3 +59,13 @@ def prepared_environment(config: Config) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def aws_credentials() -> Any:
+    """The current frozen credentials from the standard AWS chain (None when there are none).
+
+    Environment keys, shared profiles (AWS_PROFILE), SSO, web identity and instance roles are
+    all resolved by boto3, which also refreshes temporary credentials.
+    """
+    credentials = boto3.session.Session().get_credentials()
+    return credentials.get_frozen_credentials() if credentials is not None else None

@@ -16,21 +16,49 @@ from typing import Any, Protocol
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
+from lakehouse.aws import aws_credentials
+from lakehouse.storage import is_s3
+
 
 def is_delta_table(location: str) -> bool:
-    return bool(DeltaTable.is_deltatable(location))
+    return bool(DeltaTable.is_deltatable(location, storage_options=storage_options(location)))
+
+
+def delta_table(location: str) -> DeltaTable:
+    return DeltaTable(location, storage_options=storage_options(location))
+
+
+def storage_options(location: str) -> dict[str, str] | None:
+    """Credentials for `deltalake` on S3, resolved by boto3's standard chain.
+
+    deltalake reads keys from the environment and instance roles but not shared profiles or
+    SSO, which the engine and boto3 both honour; handing it boto3's answer keeps one chain.
+    Nothing here is logged or stored.
+    """
+    if not is_s3(location):
+        return None
+    credentials = aws_credentials()
+    if credentials is None:
+        return None  # let deltalake try its own chain (instance or task role)
+    options = {
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+    }
+    if credentials.token:
+        options["AWS_SESSION_TOKEN"] = credentials.token
+    return options
 
 
 def table_version(location: str) -> int | None:
     """The table's latest version, or None when no table exists there."""
     if not is_delta_table(location):
         return None
-    return int(DeltaTable(location).version())
+    return int(delta_table(location).version())
 
 
 def commit_metrics(location: str, version: int) -> dict[str, Any]:
     """The operation metrics Delta recorded for one commit (empty when it recorded none)."""
-    table = DeltaTable(location)
+    table = delta_table(location)
     for commit in table.history(limit=int(table.version()) - version + 1):
         if commit.get("version") == version:
             return dict(commit.get("operationMetrics") or {})
@@ -52,13 +80,13 @@ class DeltalakeLog:
     """The embedded engine's log operations."""
 
     def history(self, location: str) -> list[dict[str, Any]]:
-        return [dict(commit) for commit in DeltaTable(location).history()]
+        return [dict(commit) for commit in delta_table(location).history()]
 
     def restore(self, location: str, version: int) -> None:
-        DeltaTable(location).restore(version)
+        delta_table(location).restore(version)
 
     def vacuum(self, location: str, retain_hours: float) -> int | None:
-        deleted = DeltaTable(location).vacuum(
+        deleted = delta_table(location).vacuum(
             retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
         )
         return len(deleted)

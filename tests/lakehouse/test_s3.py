@@ -13,8 +13,10 @@ from pyspark.sql import SparkSession
 
 from lakehouse.aws import prepared_environment
 from lakehouse.catalog import attach_warehouse
+from lakehouse.cli import main
 from lakehouse.config import Config
 from lakehouse.delta_log import DeltalakeLog, table_version
+from lakehouse.engine import open_session
 from lakehouse.generate import GenerateOptions, generate
 from lakehouse.history import run_listing, table_history
 from lakehouse.landing import landing_files
@@ -150,3 +152,50 @@ def lines_in(folder: Path) -> int:
     return sum(
         1 for p in folder.glob("*.json") for line in p.read_text().splitlines() if line.strip()
     )
+
+
+def test_credentials_come_from_a_shared_profile_and_are_stored_nowhere(  # type: ignore[no-untyped-def]
+    moto_endpoint: str, bucket: str, tmp_path: Path, monkeypatch, caplog
+):
+    secret = "profile-secret-7c1e9a"
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[default]\naws_access_key_id = unused\naws_secret_access_key = unused\n"
+        f"[stedi]\naws_access_key_id = stedi-key\naws_secret_access_key = {secret}\n"
+    )
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "stedi")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    caplog.set_level("DEBUG", logger="lakehouse")
+    config = s3_config(moto_endpoint, bucket)
+    generate(tmp_path / "data", GenerateOptions(customers=8, readings_per_customer=2, files=1))
+
+    with open_session(config) as session:
+        upload_tree(tmp_path / "data", config.paths.landing)
+        run_pipeline(session, config)
+        tables = attach_warehouse(session, config.paths.warehouse)
+        assert "ops.runs" in tables and session.table("gold.customer_curated").count() > 0
+        for name in tables:
+            frame = session.table(name)
+            text = frame.selectExpr(*[f"CAST(`{c}` AS STRING)" for c in frame.columns]).collect()
+            assert not any(secret in str(value) for row in text for value in row), name
+    assert secret not in caplog.text
+
+
+def test_land_command_uploads_new_files_once(
+    moto_endpoint: str, bucket: str, tmp_path: Path, capsys
+):  # type: ignore[no-untyped-def]
+    generate(tmp_path, GenerateOptions(customers=5, readings_per_customer=2, files=1))
+    count = len(list(tmp_path.glob("*/*.json")))
+    overrides = ["storage=s3", f"storage.bucket={bucket}", f"storage.endpoint_url={moto_endpoint}"]
+    assert main(["land", str(tmp_path), *overrides]) == 0
+    assert (
+        f"landed {count} files in s3://{bucket}/landing (0 already there" in capsys.readouterr().out
+    )
+    assert main(["land", str(tmp_path), f"s3://{bucket}/landing", *overrides]) == 0
+    assert (
+        f"landed 0 files in s3://{bucket}/landing ({count} already there" in capsys.readouterr().out
+    )
+    assert main(["land", str(tmp_path / "nope"), *overrides]) == 2
