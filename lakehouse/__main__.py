@@ -1,5 +1,8 @@
+"""`python -m lakehouse ...`, and the script spark-submit runs (`spark-submit .../__main__.py run`)."""
+
 import sys
 
 from lakehouse.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
