@@ -67,7 +67,8 @@ def _acquire(client: Any, bucket: str, key: str, body: bytes, lease_seconds: flo
         current = client.head_object(Bucket=bucket, Key=key)
     except botocore.exceptions.ClientError:
         return None  # released in between: the next attempt may create it
-    age = (datetime.now(UTC) - current["LastModified"]).total_seconds()
+    # LastModified has whole-second precision: count the lease from the end of that second.
+    age = (datetime.now(UTC) - current["LastModified"]).total_seconds() - 1
     if age <= lease_seconds:
         return None
     log.warning("taking over the warehouse lease, not renewed for %.0fs", age)

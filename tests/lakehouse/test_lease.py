@@ -1,0 +1,80 @@
+"""The S3 warehouse lock: a lease object with conditional writes, on a moto server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import boto3
+import pytest
+
+from lakehouse.lease import LeaseHeld, s3_lease
+from lakehouse.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
+
+
+@pytest.fixture
+def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def holder(run_id: str) -> dict[str, object]:
+    return {"run_id": run_id}
+
+
+def test_a_held_lease_makes_others_wait_then_fail_naming_the_holder(s3_env, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    uri = f"s3://{bucket}/wh/{LOCK_FILE}"
+    with s3_lease(uri, holder("run-a"), 0, lease_seconds=30):
+        started = time.monotonic()
+        with pytest.raises(LeaseHeld, match="run_id run-a"), s3_lease(uri, holder("b"), 1, 30):
+            pass
+        assert time.monotonic() - started >= 1
+        busy = pytest.raises(WarehouseBusy, match=r"in use by another run \(run_id run-a")
+        with busy, warehouse_lock(f"s3://{bucket}/wh", "run-c", 0):
+            pass
+    # Released: the next run takes it at once, and the object is gone afterwards.
+    with s3_lease(uri, holder("run-b"), 0, lease_seconds=30):
+        pass
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket)
+    assert listed.get("KeyCount") == 0
+
+
+def test_a_renewed_lease_lives_on_and_an_abandoned_one_is_taken_over(s3_env, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    uri = f"s3://{bucket}/wh/{LOCK_FILE}"
+    with s3_lease(uri, holder("long-run"), 0, lease_seconds=1.5):
+        time.sleep(2.5)  # longer than the lease: only renewals keep it
+        with pytest.raises(LeaseHeld), s3_lease(uri, holder("b"), 0, 1.5):
+            pass
+
+    # A run that died without releasing (its object stays, never renewed).
+    client = boto3.client("s3")
+    client.put_object(Bucket=bucket, Key=f"wh/{LOCK_FILE}", Body=b'{"run_id": "dead"}')
+    with pytest.raises(LeaseHeld, match="dead"), s3_lease(uri, holder("b"), 0, 30):
+        pass
+    time.sleep(2.2)  # lease (1 s) + LastModified's one-second precision
+    with s3_lease(uri, holder("b"), 0, lease_seconds=1):
+        body = client.get_object(Bucket=bucket, Key=f"wh/{LOCK_FILE}")["Body"].read()
+        assert b'"b"' in body
+
+
+def test_two_runs_racing_for_an_abandoned_lease_never_both_win(s3_env, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    uri = f"s3://{bucket}/wh/{LOCK_FILE}"
+    boto3.client("s3").put_object(Bucket=bucket, Key=f"wh/{LOCK_FILE}", Body=b"{}")
+    time.sleep(2.2)
+    inside, overlaps, lock = [0], [0], threading.Lock()
+
+    def contender(name: str) -> None:
+        with s3_lease(uri, holder(name), 30, lease_seconds=1):
+            with lock:
+                inside[0] += 1
+                overlaps[0] = max(overlaps[0], inside[0])
+            time.sleep(0.3)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=contender, args=(f"run-{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps[0] == 1
