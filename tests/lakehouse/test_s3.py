@@ -199,3 +199,14 @@ def test_land_command_uploads_new_files_once(
         f"landed 0 files in s3://{bucket}/landing ({count} already there" in capsys.readouterr().out
     )
     assert main(["land", str(tmp_path / "nope"), *overrides]) == 2
+
+    # `generate` writes sample data into an S3 landing zone the same way: written, then landed.
+    other = ["storage=s3", f"storage.bucket={bucket}", f"storage.endpoint_url={moto_endpoint}"]
+    other.append(f"paths.landing=s3://{bucket}/generated")
+    assert main(["generate", "--customers", "5", "--files", "1", *other]) == 0
+    with prepared_environment(s3_config(moto_endpoint, bucket)):
+        assert subfolders(f"s3://{bucket}/generated") == [
+            "accelerometer",
+            "customer",
+            "step_trainer",
+        ]
