@@ -1,4 +1,4 @@
-"""`python -m lakehouse ...`, and the script spark-submit runs (`spark-submit .../__main__.py run`)."""
+"""`python -m lakehouse ...`; also the script spark-submit runs (`.../__main__.py run ...`)."""
 
 import sys
 

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
@@ -233,14 +234,26 @@ def _check_apart(landing: str, warehouse: str) -> None:
 
 
 def require_landing(config: Config) -> str:
-    """The landing zone, which a run needs to exist before it writes anything."""
+    """The landing zone, which a run needs to exist before it writes anything.
+
+    For S3 it also checks that the warehouse's bucket answers, so a wrong bucket, region or
+    missing credentials stop the run here rather than half-way.
+    """
     landing = config.paths.landing
-    if not folder_exists(landing):
+    try:
+        exists = folder_exists(landing)
+        if not exists:
+            raise ConfigError(
+                f"paths.landing={landing} does not exist: point paths.landing at the folder "
+                "holding customer/, accelerometer/ and step_trainer/ (`lakehouse generate` "
+                "writes sample data there)"
+            )
+        folder_exists(config.paths.warehouse)
+    except (BotoCoreError, ClientError) as error:
         raise ConfigError(
-            f"paths.landing={landing} does not exist: point paths.landing at the folder holding "
-            "customer/, accelerometer/ and step_trainer/ (`lakehouse generate` writes sample "
-            "data there)"
-        )
+            f"cannot read {landing} or {config.paths.warehouse}: {error}. Check storage.bucket, "
+            "storage.region, storage.endpoint_url and the AWS credentials (standard chain)"
+        ) from error
     return landing
 
 

@@ -200,6 +200,11 @@ def test_land_command_uploads_new_files_once(
     )
     assert main(["land", str(tmp_path / "nope"), *overrides]) == 2
 
+    # A wrong bucket stops a run before anything is written, saying what to check.
+    wrong = ["storage=s3", "storage.bucket=no-such-bucket", f"storage.endpoint_url={moto_endpoint}"]
+    assert main(["run", *wrong]) == 2
+    assert "Check storage.bucket" in capsys.readouterr().err
+
     # `generate` writes sample data into an S3 landing zone the same way: written, then landed.
     other = ["storage=s3", f"storage.bucket={bucket}", f"storage.endpoint_url={moto_endpoint}"]
     other.append(f"paths.landing=s3://{bucket}/generated")
