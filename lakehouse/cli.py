@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    for chatty in ("botocore", "boto3", "urllib3"):
+        # Their INFO lines ("Found credentials in ...") say nothing a user acts on.
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return int(args.command(args))
     except ConfigError as error:
@@ -198,7 +201,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(overrides)
     target = targets[0] if targets else None
     jobs = select_jobs(target)  # a wrong target stops here, before anything starts
-    require_landing(config)
+    with prepared_environment(config):
+        require_landing(config)
     started = time.perf_counter()
     log.info("engine=%s, warehouse %s", config.engine.name, config.paths.warehouse)
     with open_session(config) as spark:

@@ -203,7 +203,8 @@ def test_land_command_uploads_new_files_once(
     # A wrong bucket stops a run before anything is written, saying what to check.
     wrong = ["storage=s3", "storage.bucket=no-such-bucket", f"storage.endpoint_url={moto_endpoint}"]
     assert main(["run", *wrong]) == 2
-    assert "Check storage.bucket" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "NoSuchBucket" in error and "Check storage.bucket" in error
 
     # `generate` writes sample data into an S3 landing zone the same way: written, then landed.
     other = ["storage=s3", f"storage.bucket={bucket}", f"storage.endpoint_url={moto_endpoint}"]
