@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE_CUSTOMERS ?= 200
 SAMPLE_READINGS ?= 50
 
-.PHONY: demo test lint install install-dev clean
+.PHONY: demo test lint notebooks install install-dev clean
 
 ## demo: install, generate sample data, run every layer, list the tables
 demo: install
@@ -16,6 +16,14 @@ demo: install
 ## test: install with the dev extras and run the test suite
 test: install-dev
 	$(BIN)/python -m pytest
+
+## notebooks: install Jupyter into .venv/ and open notebooks/ (kernel: the project's .venv)
+notebooks: $(VENV)/.installed-notebooks
+	$(BIN)/jupyter lab notebooks/
+
+$(VENV)/.installed-notebooks: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[notebooks]'
+	touch $(VENV)/.installed $@
 
 ## lint: ruff (lint + format check) and mypy
 lint: install-dev

@@ -103,8 +103,15 @@ def default_config_dir() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[1] / "conf"
 
 
-def load_config(overrides: list[str] | None = None, config_dir: Path | None = None) -> Config:
-    """Compose `config.yaml` with Hydra overrides (`key=value`) and validate it."""
+def load_config(
+    overrides: list[str] | None = None,
+    config_dir: Path | None = None,
+    base_dir: Path | None = None,
+) -> Config:
+    """Compose `config.yaml` with Hydra overrides (`key=value`) and validate it.
+
+    Relative local paths are resolved against `base_dir` (default: the current directory).
+    """
     config_dir = (config_dir or default_config_dir()).resolve()
     if not (config_dir / "config.yaml").is_file():
         raise ConfigError(
@@ -117,10 +124,10 @@ def load_config(overrides: list[str] | None = None, config_dir: Path | None = No
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError(_explain(error)) from error
     assert isinstance(config, Config)
-    return validate(config)
+    return validate(config, base_dir)
 
 
-def validate(config: Config) -> Config:
+def validate(config: Config, base_dir: Path | None = None) -> Config:
     """Check values Hydra's types cannot; return the config with absolute local paths."""
     if config.engine.name not in ENGINES:
         raise ConfigError(
@@ -159,13 +166,13 @@ def validate(config: Config) -> Config:
     if config.storage.kind == "s3":
         _check_s3_paths(config)
     else:
-        _resolve_local_paths(config)
+        _resolve_local_paths(config, base_dir or Path.cwd())
     return config
 
 
-def _resolve_local_paths(config: Config) -> None:
-    landing = _local_path("paths.landing", config.paths.landing)
-    warehouse = _local_path("paths.warehouse", config.paths.warehouse)
+def _resolve_local_paths(config: Config, base_dir: Path) -> None:
+    landing = _local_path("paths.landing", config.paths.landing, base_dir)
+    warehouse = _local_path("paths.warehouse", config.paths.warehouse, base_dir)
     if warehouse.exists() and not warehouse.is_dir():
         raise ConfigError(
             f"paths.warehouse={warehouse} is a file: point it at a folder (it is created if absent)"
@@ -257,7 +264,7 @@ def require_landing(config: Config) -> str:
     return landing
 
 
-def _local_path(key: str, value: str) -> Path:
+def _local_path(key: str, value: str, base_dir: Path) -> Path:
     if "://" in value:
         raise ConfigError(
             f"{key}={value} is a URI, but storage.kind=local needs a local folder path "
@@ -265,7 +272,7 @@ def _local_path(key: str, value: str) -> Path:
         )
     if not value.strip():
         raise ConfigError(f"{key} is empty: set it to a folder path")
-    return Path(value).expanduser().resolve()
+    return (base_dir / Path(value).expanduser()).resolve()
 
 
 def _explain(error: Exception) -> str:
