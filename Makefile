@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE_CUSTOMERS ?= 200
 SAMPLE_READINGS ?= 50
+# e.g. JUPYTER_ARGS="--no-browser --port 8890" (or --allow-root in a container)
+JUPYTER_ARGS ?=
 
 .PHONY: demo test lint notebooks install install-dev clean
 
@@ -19,7 +21,7 @@ test: install-dev
 
 ## notebooks: install Jupyter into .venv/ and open notebooks/ (kernel: the project's .venv)
 notebooks: $(VENV)/.installed-notebooks
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(JUPYTER_ARGS)
 
 $(VENV)/.installed-notebooks: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[notebooks]'
