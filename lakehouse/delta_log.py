@@ -116,7 +116,7 @@ class SparkSqlLog:
     def vacuum(self, location: str, retain_hours: float) -> int | None:
         # Delta refuses retentions under 7 days unless told the caller means it.
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-        self.spark.sql(f"VACUUM {_path_table(location)} RETAIN {float(retain_hours)} HOURS")
+        self.spark.sql(f"VACUUM {_path_table(location)} RETAIN {float(retain_hours):g} HOURS")
         return None  # delta-spark reports the count only in its logs
 
 

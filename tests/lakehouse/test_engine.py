@@ -143,7 +143,7 @@ def test_spark_log_operations_are_delta_sql_on_the_table_path() -> None:
     assert spark.statements == [
         "DESCRIBE HISTORY delta.`s3://b/wh/silver/t`",
         "RESTORE TABLE delta.`s3://b/wh/silver/t` TO VERSION AS OF 3",
-        "VACUUM delta.`s3://b/wh/silver/t` RETAIN 0.0 HOURS",
+        "VACUUM delta.`s3://b/wh/silver/t` RETAIN 0 HOURS",
     ]
     assert spark.settings == {"spark.databricks.delta.retentionDurationCheck.enabled": "false"}
     assert history == [
