@@ -7,7 +7,7 @@ SAMPLE_READINGS ?= 50
 # e.g. JUPYTER_ARGS="--no-browser --port 8890" (or --allow-root in a container)
 JUPYTER_ARGS ?=
 
-.PHONY: demo test lint notebooks install install-dev clean
+.PHONY: demo test lint notebooks bench install install-dev clean
 
 ## demo: install, generate sample data, run every layer, list the tables
 demo: install
@@ -26,6 +26,12 @@ notebooks: $(VENV)/.installed-notebooks
 $(VENV)/.installed-notebooks: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[notebooks]'
 	touch $(VENV)/.installed $@
+
+## bench: lakehouse vs classic Spark vs DuckDB at SCALE (tiny, S, M, L), median of REPEATS runs
+SCALE ?= S
+REPEATS ?= 3
+bench: install-dev
+	$(BIN)/python -m benchmarks.bench --scale $(SCALE) --repeats $(REPEATS)
 
 ## lint: ruff (lint + format check) and mypy
 lint: install-dev

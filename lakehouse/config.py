@@ -85,6 +85,13 @@ class RunConfig:
 
 
 @dataclass
+class MaintenanceConfig:
+    # At the end of a run, compact a table whose current version reads more files than this
+    # (0: never). Incremental runs add a few small files per changed table each time.
+    compact_above_files: int = 64
+
+
+@dataclass
 class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -92,6 +99,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
 
 
 ConfigStore.instance().store(name="lakehouse_schema", node=Config)
@@ -153,6 +161,11 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
         raise ConfigError(
             f"run.lease_seconds={config.run.lease_seconds}: use at least 3 (it is renewed "
             "every third of it)"
+        )
+    if config.maintenance.compact_above_files < 0:
+        raise ConfigError(
+            f"maintenance.compact_above_files={config.maintenance.compact_above_files}: "
+            "use 0 (never compact) or a file count such as 64"
         )
     if not config.privacy.pseudonym_salt.strip():
         raise ConfigError("privacy.pseudonym_salt is empty: set it to a secret, non-empty string")

@@ -56,6 +56,11 @@ def table_version(location: str) -> int | None:
     return int(delta_table(location).version())
 
 
+def file_count(location: str) -> int:
+    """How many data files the table's current version reads."""
+    return len(delta_table(location).file_uris())
+
+
 def commit_metrics(location: str, version: int) -> dict[str, Any]:
     """The operation metrics Delta recorded for one commit (empty when it recorded none)."""
     table = delta_table(location)
@@ -75,6 +80,9 @@ class TableLog(Protocol):
     def vacuum(self, location: str, retain_hours: float) -> int | None:
         """Delete files no version within `retain_hours` needs; how many, when known."""
 
+    def compact(self, location: str) -> None:
+        """Rewrite small data files into fewer large ones (a new version, same rows)."""
+
 
 class DeltalakeLog:
     """The embedded engine's log operations."""
@@ -90,6 +98,9 @@ class DeltalakeLog:
             retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
         )
         return len(deleted)
+
+    def compact(self, location: str) -> None:
+        delta_table(location).optimize.compact()
 
 
 class SparkSqlLog:
@@ -118,6 +129,9 @@ class SparkSqlLog:
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
         self.spark.sql(f"VACUUM {_path_table(location)} RETAIN {float(retain_hours):g} HOURS")
         return None  # delta-spark reports the count only in its logs
+
+    def compact(self, location: str) -> None:
+        self.spark.sql(f"OPTIMIZE {_path_table(location)}")
 
 
 def table_log(spark: SparkSession, engine: str) -> TableLog:

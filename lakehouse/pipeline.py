@@ -14,6 +14,7 @@ from bronze.job import JOBS as BRONZE_JOBS
 from bronze.job import latest_batch
 from gold.job import JOBS as GOLD_JOBS
 from lakehouse.catalog import attach_warehouse
+from lakehouse.compaction import compact_small_files
 from lakehouse.config import Config, ConfigError, require_landing
 from lakehouse.glue import catalog_table, register_tables
 from lakehouse.history import table_spec
@@ -57,6 +58,8 @@ def run_pipeline(
     jobs = select_jobs(target)
     with operation(spark, config, "run", target or "all") as (ctx, results):
         run_jobs(ctx, jobs, progress or Progress(len(jobs)), results)
+        above = config.maintenance.compact_above_files
+        results.extend(compact_small_files(ctx, sorted(ctx.ensured), above))
     return ctx.run_id, results
 
 

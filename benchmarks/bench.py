@@ -1,0 +1,284 @@
+"""Benchmark the lakehouse against its peers at a named scale, each figure the median of fresh runs.
+
+    python -m benchmarks.bench --scale M --repeats 3        # or: make bench SCALE=M
+
+Scenarios, each a separate process measured for wall time, CPU time and peak memory (the summed
+RSS of the whole process tree, sampled every 20 ms):
+  full         lakehouse build from an empty warehouse (all layers)
+  incremental  lakehouse run after landing 1% new readings plus consent updates
+  no_op        lakehouse run with nothing new
+  spark        classic Spark job on the JVM: JSON -> joins -> Parquet overwrite
+  duckdb       DuckDB: the same joins from the same JSON to Parquet
+  floor        DuckDB reading all landing JSON and writing Parquet, no joins
+Writes `benchmarks/results/<scale>.{json,md,png}`; ratios measured in this invocation are the
+headline. `--skip spark` leaves out a peer (e.g. on machines without Java).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from lakehouse.generate import GenerateOptions, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = ROOT / "benchmarks" / "peers"
+SCALES = {  # customers, accelerometer readings per customer (step readings are about half)
+    "tiny": (300, 20),
+    "S": (20_000, 100),
+    "M": (100_000, 100),
+    "L": (500_000, 100),
+}
+SCENARIOS = ("full", "incremental", "no_op", "spark", "duckdb", "floor")
+FILES = 100  # per source; the increment is the last file (1%) plus a few consent updates
+CONSENT_UPDATES_IN_INCREMENT = 25
+SOURCES = ("customer", "accelerometer", "step_trainer")
+
+
+def split_landing(data: Path, initial: Path, increment: Path) -> None:
+    """Files 1-99 and most consent updates to `initial`; file 100 and the rest to `increment`."""
+    for source in SOURCES:
+        (initial / source).mkdir(parents=True)
+        (increment / source).mkdir(parents=True)
+        for file in sorted((data / source).glob("*.json")):
+            number = int(file.stem.rsplit("-", 1)[1])
+            if number <= FILES - 1:
+                shutil.copyfile(file, initial / source / file.name)
+            elif number == FILES:
+                shutil.copyfile(file, increment / source / file.name)
+    updates = (data / "customer" / f"customer-{FILES + 1:04d}.json").read_text().splitlines()
+    keep = len(updates) - CONSENT_UPDATES_IN_INCREMENT
+    (initial / "customer" / "updates-1.json").write_text("".join(u + "\n" for u in updates[:keep]))
+    (increment / "customer" / "updates-2.json").write_text(
+        "".join(u + "\n" for u in updates[keep:])
+    )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+
+
+def measure(command: list[str], log: Path) -> Measurement:
+    """Run `command` to completion; its wall time, CPU time and the tree's peak RSS."""
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with log.open("w") as out:
+        process = psutil.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=_env())
+        peak, cpu = 0, {}
+        while process.poll() is None:
+            tree = [process, *process.children(recursive=True)]
+            rss = 0
+            for member in tree:
+                try:
+                    rss += member.memory_info().rss
+                    times = member.cpu_times()
+                    cpu[member.pid] = times.user + times.system
+                except psutil.NoSuchProcess:
+                    pass
+            peak = max(peak, rss)
+            time.sleep(0.02)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}); see {log}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    waited = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # Descendants that were waited for are in the rusage; others only in the samples.
+    cpu_s = max(waited, sum(cpu.values()))
+    return Measurement(round(wall, 2), round(cpu_s, 2), round(peak / 2**20, 1))
+
+
+def median(runs: list[Measurement]) -> dict[str, float]:
+    fields = asdict(runs[0]).keys()
+    return {f: round(statistics.median(getattr(r, f) for r in runs), 2) for f in fields}
+
+
+def lakehouse_run(landing: Path, warehouse: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "lakehouse",
+        "run",
+        f"paths.landing={landing}",
+        f"paths.warehouse={warehouse}",
+    ]
+
+
+def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, object]:
+    customers, readings = SCALES[scale]
+    shutil.rmtree(work, ignore_errors=True)
+    data, initial, increment = work / "data", work / "initial", work / "increment"
+    report = generate(
+        data, GenerateOptions(customers=customers, readings_per_customer=readings, files=FILES)
+    )
+    split_landing(data, initial, increment)
+    landing, warehouse, built = work / "landing", work / "warehouse", work / "built"
+    logs = work / "logs"
+    logs.mkdir()
+    runs: dict[str, list[Measurement]] = {name: [] for name in SCENARIOS if name not in skip}
+
+    for attempt in range(repeats):
+        # Full build from empty; the same landing path each time (bronze keys files by path).
+        for folder in (landing, warehouse):
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(initial, landing)
+        runs["full"].append(measure(lakehouse_run(landing, warehouse), logs / f"full-{attempt}"))
+    shutil.rmtree(built, ignore_errors=True)
+    shutil.copytree(warehouse, built)
+    for attempt in range(repeats):
+        shutil.rmtree(warehouse)
+        shutil.copytree(built, warehouse)
+        shutil.rmtree(landing)
+        shutil.copytree(initial, landing)
+        for source in SOURCES:
+            for file in (increment / source).glob("*.json"):
+                shutil.copyfile(file, landing / source / file.name)
+        log = logs / f"incremental-{attempt}"
+        runs["incremental"].append(measure(lakehouse_run(landing, warehouse), log))
+    for attempt in range(repeats):
+        log = logs / f"no_op-{attempt}"
+        runs["no_op"].append(measure(lakehouse_run(landing, warehouse), log))
+
+    peers = {
+        "spark": [sys.executable, str(PEERS / "classic_spark.py"), str(landing)],
+        "duckdb": [sys.executable, str(PEERS / "duckdb_job.py"), "joins", str(landing)],
+        "floor": [sys.executable, str(PEERS / "duckdb_job.py"), "floor", str(landing)],
+    }
+    for name, command in peers.items():
+        if name in skip:
+            continue
+        for attempt in range(repeats):
+            output = work / f"out-{name}"
+            shutil.rmtree(output, ignore_errors=True)
+            runs[name].append(measure([*command, str(output)], logs / f"{name}-{attempt}"))
+
+    figures = {name: median(measured) for name, measured in runs.items()}
+    return {
+        "scale": scale,
+        "repeats": repeats,
+        "customers": customers,
+        "accelerometer_readings": report.accelerometer_readings,
+        "step_trainer_readings": report.step_trainer_readings,
+        "landing_mib": round(_size(initial) / 2**20 + _size(increment) / 2**20, 1),
+        "machine": _machine(),
+        "versions": _versions(),
+        "median": figures,
+        "runs": {name: [asdict(m) for m in measured] for name, measured in runs.items()},
+        "ratios": _ratios(figures),
+    }
+
+
+def _ratios(figures: dict[str, dict[str, float]]) -> dict[str, float]:
+    full = figures["full"]["wall_s"]
+    ratios = {"incremental_share_of_full": round(figures["incremental"]["wall_s"] / full, 3)}
+    if "floor" in figures:
+        ratios["full_vs_floor"] = round(full / figures["floor"]["wall_s"], 2)
+    if "duckdb" in figures:
+        ratios["full_vs_duckdb"] = round(full / figures["duckdb"]["wall_s"], 2)
+    if "spark" in figures:
+        ratios["spark_vs_full"] = round(figures["spark"]["wall_s"] / full, 2)
+    return ratios
+
+
+def markdown(result: dict[str, object]) -> str:
+    median_figures: dict[str, dict[str, float]] = result["median"]  # type: ignore[assignment]
+    lines = [
+        f"Scale {result['scale']}: {result['customers']:,} customers, "
+        f"{result['accelerometer_readings']:,} accelerometer and "
+        f"{result['step_trainer_readings']:,} step readings ({result['landing_mib']} MiB JSON); "
+        f"median of {result['repeats']} fresh runs.",
+        "",
+        "| scenario | wall s | CPU s | peak RSS MiB |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, figures in median_figures.items():
+        lines.append(
+            f"| {name} | {figures['wall_s']} | {figures['cpu_s']} | {figures['peak_rss_mib']} |"
+        )
+    lines += ["", "| ratio | value |", "| --- | ---: |"]
+    lines += [f"| {k} | {v} |" for k, v in result["ratios"].items()]  # type: ignore[attr-defined]
+    machine = result["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items())  # type: ignore[attr-defined]
+    lines += ["", f"Machine: {machine}. Versions: {versions}."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict[str, object], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures: dict[str, dict[str, float]] = result["median"]  # type: ignore[assignment]
+    names = list(figures)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    left.barh(names, [figures[n]["wall_s"] for n in names], color="tab:blue")
+    left.set_xlabel("wall seconds (median)")
+    left.invert_yaxis()
+    right.barh(names, [figures[n]["peak_rss_mib"] for n in names], color="tab:orange")
+    right.set_xlabel("peak RSS of the process tree, MiB")
+    right.invert_yaxis()
+    fig.suptitle(
+        f"STEDI lakehouse vs peers, scale {result['scale']} "
+        f"({result['accelerometer_readings']:,} accelerometer readings)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "RUST_LOG": "error", "PYTHONPATH": str(ROOT)}
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    packages = ("pysail", "pyspark", "deltalake", "duckdb")
+    return {name: metadata.version(name) for name in packages}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=SCALES, default="tiny")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip", nargs="*", default=[], choices=("spark", "duckdb", "floor"))
+    parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    result = bench(args.scale, args.repeats, set(args.skip), args.work / args.scale)
+    args.results.mkdir(parents=True, exist_ok=True)
+    stem = args.results / args.scale
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(result))
+    plot(result, stem.with_suffix(".png"))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

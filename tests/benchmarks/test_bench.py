@@ -1,0 +1,25 @@
+"""Smoke test: the benchmark harness runs end to end at tiny scale (its figures are not checked)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_the_benchmark_runs_at_tiny_scale_and_writes_its_results(tmp_path: Path) -> None:
+    skip = [] if shutil.which("java") else ["--skip", "spark"]  # the classic job needs a JVM
+    command = [sys.executable, "-m", "benchmarks.bench", "--scale", "tiny", "--repeats", "1"]
+    command += ["--work", str(tmp_path / "work"), "--results", str(tmp_path), *skip]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=600)
+    result = json.loads((tmp_path / "tiny.json").read_text())
+    expected = {"full", "incremental", "no_op", "duckdb", "floor"} | ({"spark"} - set(skip))
+    assert set(result["median"]) == expected
+    assert all(figures["wall_s"] > 0 for figures in result["median"].values())
+    assert all(figures["peak_rss_mib"] > 0 for figures in result["median"].values())
+    assert (tmp_path / "tiny.md").read_text().startswith("Scale tiny")
+    assert (tmp_path / "tiny.png").stat().st_size > 0
