@@ -140,10 +140,12 @@ def test_spark_log_operations_are_delta_sql_on_the_table_path() -> None:
     history = log.history("s3://b/wh/silver/t")
     log.restore("s3://b/wh/silver/t", 3)
     assert log.vacuum("s3://b/wh/silver/t", 0) is None
+    log.compact("s3://b/wh/silver/t")
     assert spark.statements == [
         "DESCRIBE HISTORY delta.`s3://b/wh/silver/t`",
         "RESTORE TABLE delta.`s3://b/wh/silver/t` TO VERSION AS OF 3",
         "VACUUM delta.`s3://b/wh/silver/t` RETAIN 0 HOURS",
+        "OPTIMIZE delta.`s3://b/wh/silver/t`",
     ]
     assert spark.settings == {"spark.databricks.delta.retentionDurationCheck.enabled": "false"}
     assert history == [
