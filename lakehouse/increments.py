@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import is_delta_table, table_version
+from lakehouse.delta_log import file_count, is_delta_table, table_version
 from lakehouse.run import RunContext, TableResult, source_rows
 
 WATERMARKS = TableSpec("ops", "watermarks", ("table_name",), package="lakehouse")
@@ -53,7 +53,11 @@ def refresh(ctx: RunContext, table: TableSpec, through_batch: int, build: Build)
     if increment is None:
         return TableResult.unchanged(table, table_version(table.location(ctx.warehouse)))
     content, scope = build(increment)
-    if increment.full:
+    if increment.full and file_count(table.location(ctx.warehouse)) == 0:
+        # A first build: every row is new, so an INSERT does what the MERGE would do, in one
+        # pass and without joining against the (empty) target.
+        merge = ctx.append(content, table)
+    elif increment.full:
         merge = ctx.merge(content, table, delete_unmatched=True)
     else:
         merge = ctx.merge(content, table, scope=scope)
