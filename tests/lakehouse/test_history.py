@@ -41,7 +41,7 @@ def test_runs_and_history_name_what_each_run_did(spark: SparkSession, make_confi
     )
     assert [(v, op, run) for v, _, op, _, run in versions] == [
         (2, "MERGE", third),
-        (1, "MERGE", first),
+        (1, "WRITE", first),  # a first build inserts; later runs merge
         (0, "CREATE TABLE", ""),
     ]
     assert "deleted 1" in versions[0][3]
@@ -77,7 +77,7 @@ def test_cli_runs_and_history(make_config, capsys) -> None:  # type: ignore[no-u
     assert "succeeded" in capsys.readouterr().out
     assert main(["history", "silver.accelerometer_trusted", *overrides]) == 0
     out = capsys.readouterr().out
-    assert "MERGE" in out and "inserted 2" in out
+    assert "WRITE" in out and "written 2" in out  # a first build inserts
     assert main(["history", "silver.nothing", *overrides]) == 1
     with pytest.raises(UnknownTable):
         table_history(None, DeltalakeLog(), config.paths.warehouse, "nodot")  # type: ignore[arg-type]
