@@ -10,6 +10,7 @@ silver takes the newest customer record and collapses identical readings.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from functools import partial
 
@@ -22,12 +23,15 @@ from bronze.transforms import (
     quarantined_lines,
     valid_records,
     with_ingestion,
+    without_text_of_valid_records,
 )
 from lakehouse.catalog import TableSpec
+from lakehouse.config import MaintenanceConfig
 from lakehouse.delta_log import is_delta_table, table_version
 from lakehouse.landing import SOURCES, LandingFile, content_checksum, landing_files, read_lines
 from lakehouse.merge import MergeResult
 from lakehouse.run import RunContext, TableJob, TableResult
+from lakehouse.scratch import staged
 
 LINEAGE_KEY = ("_source_file", "_source_checksum", "_source_line")
 LANDING_TABLES = {
@@ -54,13 +58,19 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     known = ingested_files(ctx, source)
     new, seen_again = sort_out(landing_files(ctx.config.paths.landing, source), known)
     fields = FIELDS_BY_SOURCE[source]
-    parsed = read_lines(ctx.spark, new).transform(parse_records(fields))
+    parsed = (
+        read_lines(ctx.spark, new)
+        .transform(parse_records(fields))
+        .transform(without_text_of_valid_records)
+    )
     stamp = partial(with_ingestion, ctx.batch, ctx.run_id, ctx.started_at)
-
-    bad = parsed.transform(quarantined_lines(source)).transform(stamp(prefix=""))
-    quarantine = append_new_files(ctx, bad, QUARANTINE, new, prefix="")
-    good = parsed.transform(valid_records(fields)).transform(stamp())
-    landed = append_new_files(ctx, good, landing_table, new, prefix="_")
+    # Parsed once, then split: parsing the JSON is most of bronze's work.
+    with staged(ctx.spark, parsed, ctx.warehouse, f"bronze.{source}", when=bool(new)) as records:
+        bad = records.transform(quarantined_lines(source)).transform(stamp(prefix=""))
+        quarantine = append_new_files(ctx, bad, QUARANTINE, new, prefix="")
+        good = records.transform(valid_records(fields)).transform(stamp())
+        data_files = bronze_file_count(new, ctx.config.maintenance)
+        landed = append_new_files(ctx, good, landing_table, new, prefix="_", data_files=data_files)
 
     ledger = [ledger_row(ctx, source, file) for file in new]
     for file in seen_again:  # same content, new size or time: remember it, read nothing
@@ -75,8 +85,22 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     ]
 
 
+def bronze_file_count(files: list[LandingFile], settings: MaintenanceConfig) -> int:
+    """How many data files the records of `files` are written to (see the setting)."""
+    per_file = settings.landing_mb_per_bronze_file * 1024 * 1024
+    if not files or per_file == 0:
+        return max(1, len(files))
+    return max(1, min(len(files), math.ceil(sum(file.size for file in files) / per_file)))
+
+
 def append_new_files(
-    ctx: RunContext, rows: DataFrame, table: TableSpec, files: list[LandingFile], *, prefix: str
+    ctx: RunContext,
+    rows: DataFrame,
+    table: TableSpec,
+    files: list[LandingFile],
+    *,
+    prefix: str,
+    data_files: int | None = None,
 ) -> MergeResult:
     """Append the rows of the files `table` does not hold yet (an insert-only MERGE on the file).
 
@@ -103,7 +127,7 @@ def append_new_files(
     if not missing:
         version = table_version(location)
         return MergeResult(table.qualified_name, version, version, 0, 0, 0, 0)
-    return ctx.append(rows.where(F.col(file_column).isin(missing)), table)
+    return ctx.append(rows.where(F.col(file_column).isin(missing)), table, data_files=data_files)
 
 
 def ingested_files(ctx: RunContext, source: str) -> dict[tuple[str, str], dict[str, object]]:

@@ -65,14 +65,22 @@ def parse_records(fields: tuple[Field, ...]) -> Transform:
     Every value is first read as text, so a wrongly typed value is told apart from a missing
     key, and a line that is not a JSON object at all is told apart from both. The steps are
     separate projections on purpose: nested in one expression, the engine would parse the
-    JSON again for every reference to a field (ten times slower).
+    JSON again for every reference to a field (ten times slower). Each line is parsed once;
+    only lines without any known field are parsed again, to tell junk from other objects.
     """
-    text_schema = StructType([StructField(f.name, StringType()) for f in fields])
+    keys = [f.name for f in fields] + [f.alias for f in fields if f.alias]
+    text_schema = StructType([StructField(key, StringType()) for key in keys])
 
     def transform(lines: DataFrame) -> DataFrame:
         keep = lines.columns
-        json = lines.select(*keep, F.from_json("line", text_schema).alias("_json"))
-        texts = json.select(*keep, *[_text_value(f).alias(_text(f)) for f in fields])
+        # Renamed by position: `timestamp` and `timeStamp` differ only in case, which column
+        # names do not tell apart.
+        json = (
+            lines.select(*keep, F.from_json("line", text_schema).alias("_json"))
+            .select(*keep, "_json.*")
+            .toDF(*keep, *[_key(key, keys) for key in keys])
+        )
+        texts = json.select(*keep, *[_text_value(f, keys).alias(_text(f)) for f in fields])
         typed = texts.select(
             *keep,
             *[_text(f) for f in fields],
@@ -91,12 +99,16 @@ def parse_records(fields: tuple[Field, ...]) -> Transform:
             if f.type != "string"
         ]
         no_field_read = F.coalesce(*[F.col(_text(f)) for f in fields]).isNull()
+        # A CASE evaluates its THEN only on the rows it selects: the second parse stays rare.
+        checked = typed.withColumn(
+            "_not_an_object", F.when(no_field_read, F.json_object_keys("line").isNull())
+        )
         reason = (
             F.when(F.trim("line") == "", F.lit("empty line"))
-            .when(no_field_read & F.json_object_keys("line").isNull(), F.lit("malformed JSON"))
+            .when(F.col("_not_an_object"), F.lit("malformed JSON"))
             .otherwise(F.nullif(F.concat_ws("; ", *problems), F.lit("")))
         )
-        return typed.select(*keep, *[f.name for f in fields], reason.alias(REASON))
+        return checked.select(*keep, *[f.name for f in fields], reason.alias(REASON))
 
     return transform
 
@@ -105,11 +117,16 @@ def _text(field: Field) -> str:
     return f"_text_{field.name}"
 
 
-def _text_value(field: Field) -> Column:
-    value = F.col(f"_json.{field.name}")
+def _text_value(field: Field, keys: list[str]) -> Column:
+    value = F.col(_key(field.name, keys))
     if field.alias:
-        value = F.coalesce(value, F.get_json_object("line", f"$.{field.alias}"))
+        value = F.coalesce(value, F.col(_key(field.alias, keys)))
     return value
+
+
+def _key(key: str, keys: list[str]) -> str:
+    """A column name for a JSON key that is unique even ignoring case."""
+    return f"_key{keys.index(key)}"
 
 
 def valid_records(fields: tuple[Field, ...]) -> Transform:
@@ -124,6 +141,11 @@ def valid_records(fields: tuple[Field, ...]) -> Transform:
         )
 
     return transform
+
+
+def without_text_of_valid_records(parsed: DataFrame) -> DataFrame:
+    """Keep the raw `line` only where the quarantine needs it: valid records are typed."""
+    return parsed.withColumn("line", F.when(F.col(REASON).isNotNull(), F.col("line")))
 
 
 def quarantined_lines(source: str) -> Transform:

@@ -89,6 +89,9 @@ class MaintenanceConfig:
     # At the end of a run, compact a table whose current version reads more files than this
     # (0: never). Incremental runs add a few small files per changed table each time.
     compact_above_files: int = 64
+    # Bronze writes one data file per this many MB of newly landed JSON (0: one per landing
+    # file). Many small deliveries would otherwise become as many small files.
+    landing_mb_per_bronze_file: int = 512
 
 
 @dataclass
@@ -166,6 +169,12 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
         raise ConfigError(
             f"maintenance.compact_above_files={config.maintenance.compact_above_files}: "
             "use 0 (never compact) or a file count such as 64"
+        )
+    if config.maintenance.landing_mb_per_bronze_file < 0:
+        raise ConfigError(
+            "maintenance.landing_mb_per_bronze_file="
+            f"{config.maintenance.landing_mb_per_bronze_file}: use 0 (one bronze file per "
+            "landing file) or a size in MB such as 512"
         )
     if not config.privacy.pseudonym_salt.strip():
         raise ConfigError("privacy.pseudonym_salt is empty: set it to a secret, non-empty string")

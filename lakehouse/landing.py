@@ -61,20 +61,21 @@ def read_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
         for file in files
     ]
     # Drop the final newline first: filtering exploded lines on their position is far slower.
+    # Line ends (LF or CRLF) are matched once per file, not once per line.
     whole = reduce(DataFrame.unionByName, texts).select(
-        "source_file", "source_checksum", F.regexp_replace("value", "\n$", "").alias("value")
+        "source_file", "source_checksum", F.regexp_replace("value", "\r?\n$", "").alias("value")
     )
     return (
         whole.where(F.col("value") != "")  # an empty file has no lines
         .select(
             "source_file",
             "source_checksum",
-            F.posexplode(F.split("value", "\n")).alias("position", "line"),
+            F.posexplode(F.split("value", "\r?\n")).alias("position", "line"),
         )
         .select(
             "source_file",
             "source_checksum",
             (F.col("position") + 1).cast("int").alias("source_line"),
-            F.regexp_replace("line", "\r$", "").alias("line"),
+            "line",
         )
     )

@@ -13,14 +13,12 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from lakehouse import scratch
 from lakehouse.catalog import TableSpec
 from lakehouse.delta_log import commit_metrics, table_version
 from lakehouse.faults import checkpoint
-from lakehouse.storage import join, remove_tree
 
 DELETE_FLAG = "_merge_delete"
-# Scratch space in the warehouse for MERGE sources (not a table of the catalog).
-STAGING = "_staging"
 
 
 @dataclass(frozen=True)
@@ -59,26 +57,21 @@ def merge_into(
     location = table.location(warehouse)
     before = table_version(location)
     target = spark.table(table.qualified_name)
-    staged = source.select(*target.columns)
+    rows = source.select(*target.columns)
     if scope is not None:
-        staged = with_deletions(staged, target, scope, table.keys)
+        rows = with_deletions(rows, target, scope, table.keys)
     view = f"merge_source_{table.schema}_{table.name}"
-    scratch = join(warehouse, STAGING, table.qualified_name)
-    if scope is not None:
-        # The engine evaluates a MERGE source more than once; an incremental source is a
-        # chain of joins over bronze and small once computed, so compute it once.
-        staged.write.format("delta").mode("overwrite").save(scratch)
-        staged = spark.read.format("delta").load(scratch)
-    staged.createOrReplaceTempView(view)
     statement = merge_statement(
         table, target.columns, view, delete_unmatched=delete_unmatched, flagged=scope is not None
     )
     checkpoint(f"before:{table.qualified_name}")
-    try:
-        spark.sql(statement)
-    finally:
-        spark.catalog.dropTempView(view)
-        remove_tree(scratch)  # it holds personal data: keep no copy
+    if scope is None:
+        _run_with_view(spark, statement, rows, view)
+    else:
+        # The engine evaluates a MERGE source more than once; an incremental source is a
+        # chain of joins over bronze and small once computed, so compute it once.
+        with scratch.staged(spark, rows, warehouse, table.qualified_name) as copy:
+            _run_with_view(spark, statement, copy, view)
     checkpoint(f"after:{table.qualified_name}")
     after, metrics = _committed(location, before)
     deleted = int(metrics.get("numTargetRowsDeleted", 0))
@@ -96,15 +89,35 @@ def merge_into(
     )
 
 
+def _run_with_view(spark: SparkSession, statement: str, source: DataFrame, view: str) -> None:
+    source.createOrReplaceTempView(view)
+    try:
+        spark.sql(statement)
+    finally:
+        spark.catalog.dropTempView(view)
+
+
 def append_into(
-    spark: SparkSession, source: DataFrame, table: TableSpec, warehouse: str
+    spark: SparkSession,
+    source: DataFrame,
+    table: TableSpec,
+    warehouse: str,
+    *,
+    data_files: int | None = None,
 ) -> MergeResult:
-    """INSERT `source` into `table` in one commit; the caller guarantees its keys are new."""
+    """INSERT `source` into `table` in one commit; the caller guarantees its keys are new.
+
+    `data_files` caps how many files the commit adds (the rows are coalesced last, so no later
+    step spreads them out again).
+    """
     location = table.location(warehouse)
     before = table_version(location)
     columns = spark.table(table.qualified_name).columns
     view = f"append_source_{table.schema}_{table.name}"
-    source.select(*columns).createOrReplaceTempView(view)
+    rows = source.select(*columns)
+    if data_files is not None:
+        rows = rows.coalesce(data_files)
+    rows.createOrReplaceTempView(view)
     column_list = ", ".join(f"`{c}`" for c in columns)
     checkpoint(f"before:{table.qualified_name}")
     try:

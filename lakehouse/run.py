@@ -60,8 +60,10 @@ class RunContext:
             scope=scope,
         )
 
-    def append(self, source: DataFrame, table: TableSpec) -> MergeResult:
-        return append_into(self.spark, source, table, self.warehouse)
+    def append(
+        self, source: DataFrame, table: TableSpec, *, data_files: int | None = None
+    ) -> MergeResult:
+        return append_into(self.spark, source, table, self.warehouse, data_files=data_files)
 
     @property
     def settings_digest(self) -> str:

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse.delta_log import table_version
+from bronze.job import bronze_file_count
+from lakehouse.config import MaintenanceConfig
+from lakehouse.delta_log import file_count, table_version
+from lakehouse.landing import LandingFile
 from lakehouse.pipeline import run_pipeline
 from tests.conftest import rows
 
@@ -123,3 +126,42 @@ def test_new_content_under_a_known_name_is_a_new_delivery(spark: SparkSession, m
     assert landed == [(1, 5), (1, 5), (2, 9)]  # both deliveries kept, each with its checksum
     assert spark.table("bronze.customer_landing").select("_source_checksum").distinct().count() == 2
     assert rows(spark.table("silver.customer_trusted"), "email", "lastUpdateDate") == [("a@x", 9)]
+
+
+def test_bronze_file_count_follows_the_landed_size() -> None:
+    mib = 1024 * 1024
+    files = [LandingFile(f"f{i}.json", 300 * mib, 0) for i in range(5)]  # 1500 MiB in all
+    assert bronze_file_count(files, MaintenanceConfig(landing_mb_per_bronze_file=512)) == 3
+    assert bronze_file_count(files, MaintenanceConfig(landing_mb_per_bronze_file=10_000)) == 1
+    # Never more files than were landed, and 0 keeps one per landing file.
+    assert bronze_file_count(files, MaintenanceConfig(landing_mb_per_bronze_file=1)) == 5
+    assert bronze_file_count(files, MaintenanceConfig(landing_mb_per_bronze_file=0)) == 5
+    assert bronze_file_count([], MaintenanceConfig()) == 1
+
+
+def test_many_small_deliveries_become_one_bronze_file_and_no_scratch_copy_stays(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config
+):
+    config = make_config()
+    landing = Path(config.paths.landing)
+    for number in range(6):
+        write(
+            landing / "step_trainer",
+            f"s{number}.json",
+            *[
+                f'{{"sensorReadingTime":{number * 100 + i},"serialNumber":"s1",'
+                f'"distanceFromObject":{i}}}'
+                for i in range(50)
+            ],
+            "broken {",
+        )
+
+    run_pipeline(spark, config, "bronze.step_trainer_landing")
+
+    location = Path(config.paths.warehouse) / "bronze" / "step_trainer_landing"
+    assert spark.table("bronze.step_trainer_landing").count() == 300
+    assert spark.table("bronze.quarantine").count() == 6
+    assert file_count(str(location)) == 1
+    assert not (Path(config.paths.warehouse) / "_staging").exists() or not any(
+        (Path(config.paths.warehouse) / "_staging").iterdir()
+    )
