@@ -5,7 +5,9 @@
 Two warehouses receive the same deliveries, one small file per source per run; one never
 compacts (`maintenance.compact_above_files=0`), the other compacts by the configured rule.
 Afterwards every silver and gold table is read in full (count and a sum over every column),
-median of 3. Writes `benchmarks/results/compaction.json`.
+median of 3. All runs share one engine (the embedded engine runs in this process), so the
+process's RSS after each run shows whether memory grows with the number of runs. Writes
+`benchmarks/results/compaction.json`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
+import psutil
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -47,6 +50,13 @@ def read_seconds(spark: SparkSession) -> float:
     return round(statistics.median(times), 3)
 
 
+def rss_mib() -> float:
+    """Resident memory of this process and its children (the engine runs in-process)."""
+    process = psutil.Process()
+    members = [process, *process.children(recursive=True)]
+    return round(sum(member.memory_info().rss for member in members) / 2**20, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
@@ -72,11 +82,13 @@ def main() -> None:
             )
             landing = Path(config.paths.landing)
             started = time.perf_counter()
+            rss_after_run = []
             for number in range(1, args.runs + 1):
                 for file in data.glob(f"*/*-{number:04d}.json"):
                     (landing / file.parent.name).mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(file, landing / file.parent.name / file.name)
                 run_pipeline(spark, config)
+                rss_after_run.append(rss_mib())
             runs_s = time.perf_counter() - started
             files = {
                 name: file_count(f"{config.paths.warehouse}/{name.replace('.', '/')}")
@@ -86,6 +98,7 @@ def main() -> None:
                 "runs_total_s": round(runs_s, 1),
                 "files": files,
                 "read_all_s": read_seconds(spark),
+                "rss_mib_after_run": rss_after_run,
             }
             print(variant, json.dumps(results[variant]))
     out = ROOT / "benchmarks" / "results" / "compaction.json"

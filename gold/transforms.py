@@ -44,9 +44,7 @@ def aligned_with_accelerometer(customers: DataFrame, accelerometer: DataFrame) -
     """
 
     def transform(steps: DataFrame) -> DataFrame:
-        owners = customers.select(
-            "customer_key", F.col("email").alias("_email"), F.col("serialNumber").alias("_serial")
-        )
+        owners = customers.select(F.col("email").alias("_email"), "serialNumber")
         phone = accelerometer.select(
             F.col("reading_id").alias("_accelerometer_id"),
             F.col("user").alias("_email"),
@@ -57,9 +55,12 @@ def aligned_with_accelerometer(customers: DataFrame, accelerometer: DataFrame) -
         )
         # Readings with their owner's serial number first: joining steps on the serial alone
         # would pair every step with every customer sharing it (the bug) before narrowing.
-        owned = owners.join(phone, "_email").withColumnRenamed("_serial", "serialNumber")
+        owned = owners.join(phone, "_email")
+        # The pseudonym is attached last, so the big joins carry no 64-character key.
+        keys = customers.select(F.col("email").alias("_email"), "customer_key")
         return (
             steps.join(owned, ["serialNumber", "sensorReadingTime"])
+            .join(keys, "_email")
             .withColumn("_step_id", F.col("reading_id"))
             .transform(with_row_id("record_id", ("_step_id", "_accelerometer_id")))
             .select(*MACHINE_LEARNING_COLUMNS)

@@ -46,9 +46,9 @@ def aws_environment(config: Config) -> dict[str, str]:
 
 
 @contextmanager
-def prepared_environment(config: Config) -> Iterator[None]:
-    """Set `aws_environment(config)` for the block, then restore what was there before."""
-    changes = aws_environment(config)
+def prepared_environment(config: Config, extra: dict[str, str] | None = None) -> Iterator[None]:
+    """Set `aws_environment(config)` and `extra` for the block, then restore what was there."""
+    changes = {**aws_environment(config), **(extra or {})}
     saved = {key: os.environ.get(key) for key in changes}
     os.environ.update(changes)
     try:

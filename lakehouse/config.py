@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from hydra import compose, initialize_config_dir
@@ -40,6 +41,12 @@ class EngineConfig:
     jars: list[str] = field(default_factory=list)
     # How s3:// is read on engine=spark: "s3a" (Hadoop connector) or "native" (EMR, Databricks).
     s3_connector: str = "s3a"
+    # engine=sail: memory (MB) its joins, sorts and aggregations may hold before spilling to
+    # disk; 0: no limit (fastest). A limit also makes joins sort-merge joins, which can spill.
+    memory_limit_mb: int = 0
+    # engine=sail: further options from Sail's configuration reference, nested by their dotted
+    # names, e.g. {parquet: {compression: zstd}}; set as SAIL_* variables when it starts.
+    sail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -144,6 +151,11 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
         raise ConfigError(
             f"engine.name={config.engine.name!r} is not an engine: "
             f"choose one of {', '.join(ENGINES)} (for example engine=sail)"
+        )
+    if config.engine.memory_limit_mb < 0 or 0 < config.engine.memory_limit_mb < 256:
+        raise ConfigError(
+            f"engine.memory_limit_mb={config.engine.memory_limit_mb}: use 0 (no limit) or at "
+            "least 256"
         )
     if config.engine.s3_connector not in ("s3a", "native"):
         raise ConfigError(

@@ -6,7 +6,7 @@ Only the entry point opens a session; jobs receive it. Nothing here runs at impo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from lakehouse.aws import prepared_environment
-from lakehouse.config import Config
+from lakehouse.config import Config, EngineConfig
 
 # Readings are epoch milliseconds; show derived timestamps in UTC on every machine.
 SESSION_CONF = {"spark.sql.session.timeZone": "UTC"}
@@ -39,7 +39,7 @@ def open_session(config: Config) -> Iterator[SparkSession]:
     S3 and Glue settings reach the engine (and boto3 / deltalake) through the environment,
     which is prepared before the engine starts and restored when the session ends.
     """
-    with prepared_environment(config):
+    with prepared_environment(config, sail_environment(config.engine)):
         if config.engine.name == "sail":
             with _sail_session() as spark:
                 yield spark
@@ -47,6 +47,35 @@ def open_session(config: Config) -> Iterator[SparkSession]:
             yield spark_session(config)
         else:
             raise EngineError(f"unknown engine {config.engine.name!r}")
+
+
+def sail_environment(engine: EngineConfig) -> dict[str, str]:
+    """The SAIL_* variables for `engine.memory_limit_mb` and the `engine.sail` options."""
+    if engine.name != "sail":
+        return {}
+    options: dict[str, Any] = {}
+    if engine.memory_limit_mb:
+        options["runtime.memory_pool.type"] = "fair"
+        options["runtime.memory_pool.fair.max_size"] = engine.memory_limit_mb * 1024 * 1024
+        # Hash joins cannot spill: under a limit they would fail instead of slowing down.
+        options["optimizer.prefer_hash_join"] = False
+    options.update(_flattened(engine.sail))
+    return {
+        "SAIL_" + key.upper().replace(".", "__"): str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+        for key, value in options.items()
+    }
+
+
+def _flattened(options: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, Mapping):
+            flat.update(_flattened(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 @contextmanager

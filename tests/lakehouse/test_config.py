@@ -54,6 +54,7 @@ def test_overrides_reach_the_typed_config(tmp_path: Path) -> None:
         ),
         (["engine.s3_connector=emrfs"], "choose s3a"),
         (["run.lease_seconds=1"], "at least 3"),
+        (["engine.memory_limit_mb=100"], "use 0 (no limit) or at least 256"),
         (["maintenance.landing_mb_per_bronze_file=-1"], "use 0 (one bronze file per landing"),
         (
             ["privacy.consent_cutoff=maybe"],
