@@ -5,6 +5,7 @@
 Scenarios, each a separate process measured for wall time, CPU time and peak memory (the summed
 RSS of the whole process tree, sampled every 20 ms):
   full         lakehouse build from an empty warehouse (all layers)
+  full_1gib    the same with engine.memory_limit_mb=1024 (bounded memory, spilling joins)
   incremental  lakehouse run after landing 1% new readings plus consent updates
   no_op        lakehouse run with nothing new
   spark        classic Spark job on the JVM: JSON -> joins -> Parquet overwrite
@@ -42,7 +43,8 @@ SCALES = {  # customers, accelerometer readings per customer (step readings are 
     "M": (100_000, 100),
     "L": (500_000, 100),
 }
-SCENARIOS = ("full", "incremental", "no_op", "spark", "duckdb", "floor")
+SCENARIOS = ("full", "full_1gib", "incremental", "no_op", "spark", "duckdb", "floor")
+MEMORY_LIMIT = "engine.memory_limit_mb=1024"
 FILES = 100  # per source; the increment is the last file (1%) plus a few consent updates
 CONSENT_UPDATES_IN_INCREMENT = 25
 SOURCES = ("customer", "accelerometer", "step_trainer")
@@ -108,7 +110,7 @@ def median(runs: list[Measurement]) -> dict[str, float]:
     return {f: round(statistics.median(getattr(r, f) for r in runs), 2) for f in fields}
 
 
-def lakehouse_run(landing: Path, warehouse: Path) -> list[str]:
+def lakehouse_run(landing: Path, warehouse: Path, *overrides: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -116,6 +118,7 @@ def lakehouse_run(landing: Path, warehouse: Path) -> list[str]:
         "run",
         f"paths.landing={landing}",
         f"paths.warehouse={warehouse}",
+        *overrides,
     ]
 
 
@@ -140,6 +143,10 @@ def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, obj
         runs["full"].append(measure(lakehouse_run(landing, warehouse), logs / f"full-{attempt}"))
     shutil.rmtree(built, ignore_errors=True)
     shutil.copytree(warehouse, built)
+    for attempt in range(repeats if "full_1gib" in runs else 0):
+        shutil.rmtree(warehouse)
+        command = lakehouse_run(landing, warehouse, MEMORY_LIMIT)
+        runs["full_1gib"].append(measure(command, logs / f"full_1gib-{attempt}"))
     for attempt in range(repeats):
         shutil.rmtree(warehouse)
         shutil.copytree(built, warehouse)
@@ -267,7 +274,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=SCALES, default="tiny")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip", nargs="*", default=[], choices=("spark", "duckdb", "floor"))
+    skippable = ("full_1gib", "spark", "duckdb", "floor")
+    parser.add_argument("--skip", nargs="*", default=[], choices=skippable)
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()

@@ -17,7 +17,8 @@ def test_the_benchmark_runs_at_tiny_scale_and_writes_its_results(tmp_path: Path)
     command += ["--work", str(tmp_path / "work"), "--results", str(tmp_path), *skip]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=600)
     result = json.loads((tmp_path / "tiny.json").read_text())
-    expected = {"full", "incremental", "no_op", "duckdb", "floor"} | ({"spark"} - set(skip))
+    expected = {"full", "full_1gib", "incremental", "no_op", "duckdb", "floor"}
+    expected |= {"spark"} - set(skip)
     assert set(result["median"]) == expected
     assert all(figures["wall_s"] > 0 for figures in result["median"].values())
     assert all(figures["peak_rss_mib"] > 0 for figures in result["median"].values())
