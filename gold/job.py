@@ -27,7 +27,10 @@ from silver.job import (
 from silver.transforms import with_customer_key
 
 CUSTOMER_CURATED = TableSpec("gold", "customer_curated", ("email",))
-MACHINE_LEARNING_CURATED = TableSpec("gold", "machine_learning_curated", ("record_id",))
+# record_id digests the two readings paired; every other column follows from them.
+MACHINE_LEARNING_CURATED = TableSpec(
+    "gold", "machine_learning_curated", ("record_id",), content_keyed=True
+)
 
 
 def build_customer_curated(ctx: RunContext) -> list[TableResult]:

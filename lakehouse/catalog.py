@@ -27,6 +27,9 @@ class TableSpec:
     name: str
     keys: tuple[str, ...]
     package: str | None = None
+    # The key is a digest of the row's content: a matched row never changes, so its MERGEs
+    # only insert and delete (no update clause).
+    content_keyed: bool = False
 
     @property
     def qualified_name(self) -> str:

@@ -61,13 +61,17 @@ def file_count(location: str) -> int:
     return len(delta_table(location).file_uris())
 
 
-def commit_metrics(location: str, version: int) -> dict[str, Any]:
-    """The operation metrics Delta recorded for one commit (empty when it recorded none)."""
+def commits_metrics(location: str, after_version: int) -> dict[str, Any]:
+    """The numeric operation metrics of every commit after `after_version`, summed."""
     table = delta_table(location)
-    for commit in table.history(limit=int(table.version()) - version + 1):
-        if commit.get("version") == version:
-            return dict(commit.get("operationMetrics") or {})
-    return {}
+    totals: dict[str, Any] = {}
+    for commit in table.history(limit=int(table.version()) - after_version):
+        if int(commit.get("version", -1)) <= after_version:
+            continue
+        for key, value in (commit.get("operationMetrics") or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 class TableLog(Protocol):

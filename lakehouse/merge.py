@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import scratch
 from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import commit_metrics, table_version
+from lakehouse.delta_log import commits_metrics, table_version
 from lakehouse.faults import checkpoint
 
 DELETE_FLAG = "_merge_delete"
@@ -71,7 +71,10 @@ def merge_into(
         # The engine evaluates a MERGE source more than once; an incremental source is a
         # chain of joins over bronze and small once computed, so compute it once.
         with scratch.staged(spark, rows, warehouse, table.qualified_name) as copy:
-            _run_with_view(spark, statement, copy, view)
+            if table.content_keyed:
+                _delete_then_insert(spark, table, target.columns, copy, view)
+            else:
+                _run_with_view(spark, statement, copy, view)
     checkpoint(f"after:{table.qualified_name}")
     after, metrics = _committed(location, before)
     deleted = int(metrics.get("numTargetRowsDeleted", 0))
@@ -87,6 +90,25 @@ def merge_into(
         updated=int(metrics.get("numTargetRowsUpdated", 0)),
         deleted=deleted,
     )
+
+
+def _delete_then_insert(
+    spark: SparkSession, table: TableSpec, columns: list[str], rows: DataFrame, view: str
+) -> None:
+    """The flagged MERGE of a content-keyed table as two MERGEs: deletions, then inserts.
+
+    A row of such a table never changes, and the embedded engine runs a MERGE without any
+    WHEN MATCHED clause several times faster (it need not rewrite target files), so inserts
+    go in an insert-only MERGE, after a delete-only MERGE when there is anything to delete.
+    Deleting first means a run cut off in between leaves no row that should have gone; the
+    table then no longer matches its watermark and the next run rebuilds it.
+    """
+    markers = rows.where(F.col(DELETE_FLAG))
+    if not markers.isEmpty():
+        statement = merge_statement(table, columns, view, flagged=True, inserts=False)
+        _run_with_view(spark, statement, markers, view)
+    statement = merge_statement(table, columns, view)
+    _run_with_view(spark, statement, rows.where(~F.col(DELETE_FLAG)), view)
 
 
 def _run_with_view(spark: SparkSession, statement: str, source: DataFrame, view: str) -> None:
@@ -131,10 +153,12 @@ def append_into(
 
 
 def _committed(location: str, before: int | None) -> tuple[int | None, dict[str, Any]]:
-    """The table's version after a write, and that write's metrics (none if it wrote nothing)."""
+    """The table's version after a write, and the metrics of its commits summed (none if it
+    wrote nothing)."""
     after = table_version(location)
-    metrics = commit_metrics(location, after) if after is not None and after != before else {}
-    return after, metrics
+    if after is None or after == before:
+        return after, {}
+    return after, commits_metrics(location, -1 if before is None else before)
 
 
 def with_deletions(
@@ -171,22 +195,25 @@ def merge_statement(
     *,
     delete_unmatched: bool = False,
     flagged: bool = False,
+    inserts: bool = True,
 ) -> str:
+    """The MERGE statement; content-keyed tables get no update clause (see `TableSpec`)."""
     on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
     values = [c for c in columns if c not in table.keys]
     clauses = []
     if flagged:
         clauses.append(f"WHEN MATCHED AND s.`{DELETE_FLAG}` THEN DELETE")
-    if values:
+    if values and inserts and not table.content_keyed:
         unchanged = " AND ".join(f"t.`{c}` <=> s.`{c}`" for c in values)
         assignments = ", ".join(f"`{c}` = s.`{c}`" for c in values)
         clauses.append(f"WHEN MATCHED AND NOT ({unchanged}) THEN UPDATE SET {assignments}")
     column_list = ", ".join(f"`{c}`" for c in columns)
     source_list = ", ".join(f"s.`{c}`" for c in columns)
     insert_when = f" AND NOT s.`{DELETE_FLAG}`" if flagged else ""
-    clauses.append(
-        f"WHEN NOT MATCHED{insert_when} THEN INSERT ({column_list}) VALUES ({source_list})"
-    )
+    if inserts:
+        clauses.append(
+            f"WHEN NOT MATCHED{insert_when} THEN INSERT ({column_list}) VALUES ({source_list})"
+        )
     if delete_unmatched:
         clauses.append("WHEN NOT MATCHED BY SOURCE THEN DELETE")
     return f"MERGE INTO {table.qualified_name} t USING {view} s ON {on}\n" + "\n".join(clauses)

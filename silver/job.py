@@ -29,8 +29,13 @@ from silver.transforms import (
 )
 
 CUSTOMER_TRUSTED = TableSpec("silver", "customer_trusted", ("email",))
-ACCELEROMETER_TRUSTED = TableSpec("silver", "accelerometer_trusted", ("reading_id",))
-STEP_TRAINER_TRUSTED = TableSpec("silver", "step_trainer_trusted", ("reading_id",))
+# Readings are keyed by a digest of their fields (`with_row_id`): rows never change.
+ACCELEROMETER_TRUSTED = TableSpec(
+    "silver", "accelerometer_trusted", ("reading_id",), content_keyed=True
+)
+STEP_TRAINER_TRUSTED = TableSpec(
+    "silver", "step_trainer_trusted", ("reading_id",), content_keyed=True
+)
 
 CUSTOMERS = LANDING_TABLES["customer"]
 ACCELEROMETER = LANDING_TABLES["accelerometer"]
