@@ -5,8 +5,9 @@
 Two warehouses receive the same deliveries, one small file per source per run; one never
 compacts (`maintenance.compact_above_files=0`), the other compacts by the configured rule.
 Afterwards every silver and gold table is read in full (count and a sum over every column),
-median of 3. All runs share one engine (the embedded engine runs in this process), so the
-process's RSS after each run shows whether memory grows with the number of runs. Writes
+median of 3. Both variants run in one process and one engine, and record the process's RSS
+after each run. A third, `scheduled`, runs the compacting variant the way a scheduler does:
+each run its own `lakehouse run` process, with its peak RSS measured. Writes
 `benchmarks/results/compaction.json`.
 """
 
@@ -23,6 +24,7 @@ import psutil
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from benchmarks.bench import lakehouse_run, measure
 from lakehouse.config import load_config
 from lakehouse.delta_log import file_count
 from lakehouse.engine import open_session
@@ -57,6 +59,29 @@ def rss_mib() -> float:
     return round(sum(member.memory_info().rss for member in members) / 2**20, 1)
 
 
+def deliver(data: Path, landing: Path, number: int) -> None:
+    """Copy the files of run `number` into the landing zone."""
+    for file in data.glob(f"*/*-{number:04d}.json"):
+        (landing / file.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, landing / file.parent.name / file.name)
+
+
+def scheduled_runs(data: Path, work: Path, runs: int, above: int) -> dict[str, object]:
+    """Each run in a fresh process, as a scheduler starts it: wall time and peak RSS per run."""
+    landing, warehouse, logs = work / "landing", work / "warehouse", work / "logs"
+    logs.mkdir(parents=True)
+    measured = []
+    for number in range(1, runs + 1):
+        deliver(data, landing, number)
+        command = lakehouse_run(landing, warehouse, f"maintenance.compact_above_files={above}")
+        measured.append(measure(command, logs / f"run-{number}"))
+    return {
+        "runs_total_s": round(sum(m.wall_s for m in measured), 1),
+        "wall_s_per_run": [m.wall_s for m in measured],
+        "peak_rss_mib_per_run": [m.peak_rss_mib for m in measured],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
@@ -84,9 +109,7 @@ def main() -> None:
             started = time.perf_counter()
             rss_after_run = []
             for number in range(1, args.runs + 1):
-                for file in data.glob(f"*/*-{number:04d}.json"):
-                    (landing / file.parent.name).mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(file, landing / file.parent.name / file.name)
+                deliver(data, landing, number)
                 run_pipeline(spark, config)
                 rss_after_run.append(rss_mib())
             runs_s = time.perf_counter() - started
@@ -101,6 +124,10 @@ def main() -> None:
                 "rss_mib_after_run": rss_after_run,
             }
             print(variant, json.dumps(results[variant]))
+    results["scheduled"] = scheduled_runs(
+        data, args.work / "scheduled", args.runs, args.above_files
+    )
+    print("scheduled", json.dumps(results["scheduled"]))
     out = ROOT / "benchmarks" / "results" / "compaction.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

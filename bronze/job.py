@@ -11,7 +11,9 @@ silver takes the newest customer record and collapses identical readings.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
@@ -144,13 +146,15 @@ def sort_out(
     Unchanged files (same path, size and modification time as ingested) are dropped unread.
     """
     unchanged = {(key[0], row["size"], row["modified_ns"]) for key, row in known.items()}
+    candidates = [f for f in listed if (f.path, f.size, f.modified_ns) not in unchanged]
+    # hashlib releases the GIL on large buffers: files are summed in parallel.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        checksums = list(pool.map(content_checksum, [file.path for file in candidates]))
     new: list[LandingFile] = []
     seen_again: list[LandingFile] = []
-    for file in listed:
-        if (file.path, file.size, file.modified_ns) in unchanged:
-            continue
-        summed = LandingFile(file.path, file.size, file.modified_ns, content_checksum(file.path))
-        (seen_again if (file.path, summed.checksum) in known else new).append(summed)
+    for file, checksum in zip(candidates, checksums, strict=True):
+        summed = LandingFile(file.path, file.size, file.modified_ns, checksum)
+        (seen_again if (file.path, checksum) in known else new).append(summed)
     return new, seen_again
 
 
