@@ -1,0 +1,66 @@
+"""MERGE into content-keyed tables: deletions then inserts, no update clause, idempotent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.catalog import TableSpec, ensure_table
+from lakehouse.delta_log import delta_table
+from lakehouse.merge import MergeResult, merge_into, merge_statement
+from silver.job import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
+from tests.conftest import rows
+
+COLUMNS = ["reading_id", "user", "timestamp", "x", "y", "z"]
+SCHEMA = "reading_id STRING, user STRING, timestamp BIGINT, x DOUBLE, y DOUBLE, z DOUBLE"
+
+
+def test_only_tables_whose_rows_can_change_get_an_update_clause() -> None:
+    content_keyed = merge_statement(ACCELEROMETER_TRUSTED, COLUMNS, "s", flagged=True)
+    assert "UPDATE" not in content_keyed
+    assert "WHEN MATCHED AND s.`_merge_delete` THEN DELETE" in content_keyed
+    assert "WHEN NOT MATCHED AND NOT s.`_merge_delete` THEN INSERT" in content_keyed
+    customers = merge_statement(CUSTOMER_TRUSTED, ["email", "phone"], "s")
+    assert "WHEN MATCHED AND NOT (t.`phone` <=> s.`phone`) THEN UPDATE" in customers
+    delete_only = merge_statement(ACCELEROMETER_TRUSTED, COLUMNS, "s", flagged=True, inserts=False)
+    assert delete_only.endswith("WHEN MATCHED AND s.`_merge_delete` THEN DELETE")
+
+
+def test_scoped_merge_deletes_then_inserts_and_reruns_write_nothing(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    table: TableSpec = ACCELEROMETER_TRUSTED
+    warehouse = str(tmp_path)
+    ensure_table(spark, table, warehouse)
+
+    def readings(*items: tuple[str, str, int]) -> DataFrame:
+        return spark.createDataFrame(
+            [(rid, user, time, 1.0, 2.0, 3.0) for rid, user, time in items], SCHEMA
+        )
+
+    def merge(source: DataFrame, *users: str) -> MergeResult:
+        scope = spark.createDataFrame([(u,) for u in users], "user STRING")
+        return merge_into(spark, source, table, warehouse, scope=scope)
+
+    # Batch 1: customers a and b.
+    merge(readings(("r1", "a", 1), ("r2", "a", 2), ("r3", "b", 3)), "a", "b")
+    # Batch 2: a withdrew (no rows for a), b has a new reading, c is new.
+    batch_2 = readings(("r3", "b", 3), ("r4", "b", 4), ("r5", "c", 5))
+    second = merge(batch_2, "a", "b", "c")
+
+    assert rows(spark.table(table.qualified_name), "reading_id", "user") == [
+        ("r3", "b"),
+        ("r4", "b"),
+        ("r5", "c"),
+    ]
+    assert (second.inserted, second.updated, second.deleted) == (2, 0, 2)
+    assert second.source_rows == 3
+    history = delta_table(table.location(warehouse)).history()
+    newest_first = [commit["operation"] for commit in history]
+    assert newest_first[:2] == ["MERGE", "MERGE"]  # the deletions, then the inserts
+    assert second.version_after == second.version_before + 2  # type: ignore[operator]
+
+    again = merge(batch_2, "a", "b", "c")
+    assert not again.committed
+    assert (again.inserted, again.deleted) == (0, 0)
