@@ -45,7 +45,7 @@ class EngineConfig:
     # disk; 0: no limit (fastest). A limit also makes joins sort-merge joins, which can spill.
     memory_limit_mb: int = 0
     # engine=sail: further options from Sail's configuration reference, nested by their dotted
-    # names, e.g. {parquet: {compression: zstd}}; set as SAIL_* variables when it starts.
+    # names, e.g. {execution: {batch_size: 16384}}; set as SAIL_* variables when it starts.
     sail: dict[str, Any] = field(default_factory=dict)
 
 

@@ -172,7 +172,7 @@ def test_sail_options_become_its_environment_variables() -> None:
     config = load_config(
         [
             "engine.memory_limit_mb=1024",
-            "+engine.sail.parquet.compression=zstd",
+            "+engine.sail.optimizer.enable_join_reorder=true",
             "+engine.sail.execution.batch_size=4096",
         ]
     )
@@ -180,7 +180,7 @@ def test_sail_options_become_its_environment_variables() -> None:
         "SAIL_RUNTIME__MEMORY_POOL__TYPE": "fair",
         "SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE": str(1024 * 1024 * 1024),
         "SAIL_OPTIMIZER__PREFER_HASH_JOIN": "false",
-        "SAIL_PARQUET__COMPRESSION": "zstd",
+        "SAIL_OPTIMIZER__ENABLE_JOIN_REORDER": "true",
         "SAIL_EXECUTION__BATCH_SIZE": "4096",
     }
     assert sail_environment(load_config(["engine=spark"]).engine) == {}
