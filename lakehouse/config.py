@@ -172,22 +172,25 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
             f"run.lock_timeout_seconds={config.run.lock_timeout_seconds} is negative: "
             "set it to 0 (fail at once when busy) or a number of seconds to wait"
         )
-    if config.run.lease_seconds < 3:
-        raise ConfigError(
-            f"run.lease_seconds={config.run.lease_seconds}: use at least 3 (it is renewed "
-            "every third of it)"
-        )
-    if config.maintenance.compact_above_files < 0:
-        raise ConfigError(
-            f"maintenance.compact_above_files={config.maintenance.compact_above_files}: "
-            "use 0 (never compact) or a file count such as 64"
-        )
-    if config.maintenance.landing_mb_per_bronze_file < 0:
-        raise ConfigError(
-            "maintenance.landing_mb_per_bronze_file="
-            f"{config.maintenance.landing_mb_per_bronze_file}: use 0 (one bronze file per "
-            "landing file) or a size in MB such as 512"
-        )
+    maintenance = config.maintenance
+    _require_at_least(
+        "run.lease_seconds",
+        config.run.lease_seconds,
+        3,
+        "use at least 3 (it is renewed every third of it)",
+    )
+    _require_at_least(
+        "maintenance.compact_above_files",
+        maintenance.compact_above_files,
+        0,
+        "use 0 (never compact) or a file count such as 64",
+    )
+    _require_at_least(
+        "maintenance.landing_mb_per_bronze_file",
+        maintenance.landing_mb_per_bronze_file,
+        0,
+        "use 0 (one bronze file per landing file) or a size in MB such as 512",
+    )
     if not config.privacy.pseudonym_salt.strip():
         raise ConfigError("privacy.pseudonym_salt is empty: set it to a secret, non-empty string")
     if config.catalog.kind not in CATALOG_KINDS:
@@ -334,6 +337,11 @@ def _explain(error: Exception) -> str:
     if full_key:
         return f"{full_key}: {_first(message)}"
     return " ".join(message.splitlines()[:2])
+
+
+def _require_at_least(key: str, value: float, minimum: float, fix: str) -> None:
+    if value < minimum:
+        raise ConfigError(f"{key}={value}: {fix}")
 
 
 def _first(message: str) -> str:
