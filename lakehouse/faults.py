@@ -1,7 +1,8 @@
 """Fault injection for crash and concurrency tests: stop or stall a run at a named point.
 
 Every commit passes a checkpoint before and after it (`before:silver.customer_trusted`,
-`after:silver.customer_trusted`, ...). Setting `LAKEHOUSE_FAULT` to a point's name (shell-style
+`after:silver.customer_trusted`, ...; a table written in two commits also passes
+`between:<table>`). Setting `LAKEHOUSE_FAULT` to a point's name (shell-style
 wildcards allowed) acts there, as chosen by `LAKEHOUSE_FAULT_ACTION`:
 - `kill` (default): SIGKILL the process, as a crash or an OOM kill would;
 - `raise`: raise `InjectedFault`, so tests can crash a run in-process many times cheaply;

@@ -107,6 +107,7 @@ def _delete_then_insert(
     if not markers.isEmpty():
         statement = merge_statement(table, columns, view, flagged=True, inserts=False)
         _run_with_view(spark, statement, markers, view)
+        checkpoint(f"between:{table.qualified_name}")
     statement = merge_statement(table, columns, view)
     _run_with_view(spark, statement, rows.where(~F.col(DELETE_FLAG)), view)
 

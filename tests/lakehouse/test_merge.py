@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.catalog import TableSpec, ensure_table
 from lakehouse.delta_log import delta_table
+from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.merge import MergeResult, merge_into, merge_statement
 from silver.job import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from tests.conftest import rows
@@ -64,3 +66,30 @@ def test_scoped_merge_deletes_then_inserts_and_reruns_write_nothing(
     again = merge(batch_2, "a", "b", "c")
     assert not again.committed
     assert (again.inserted, again.deleted) == (0, 0)
+
+
+def test_a_merge_cut_off_between_deletions_and_inserts_leaves_nothing_that_should_go(  # type: ignore[no-untyped-def]
+    spark: SparkSession, tmp_path: Path, monkeypatch
+):
+    table: TableSpec = ACCELEROMETER_TRUSTED
+    warehouse = str(tmp_path)
+    ensure_table(spark, table, warehouse)
+    first = spark.createDataFrame(
+        [("r1", "a", 1, 1.0, 2.0, 3.0), ("r2", "b", 2, 1.0, 2.0, 3.0)], SCHEMA
+    )
+    second = spark.createDataFrame(
+        [("r2", "b", 2, 1.0, 2.0, 3.0), ("r3", "b", 3, 1.0, 2.0, 3.0)], SCHEMA
+    )
+    scope = spark.createDataFrame([("a",), ("b",)], "user STRING")
+    merge_into(spark, first, table, warehouse, scope=scope)
+
+    with monkeypatch.context() as patch:
+        patch.setenv(FAULT_ENV, f"between:{table.qualified_name}")
+        patch.setenv(ACTION_ENV, "raise")
+        with pytest.raises(InjectedFault):
+            merge_into(spark, second, table, warehouse, scope=scope)
+    # a's withdrawn reading is gone; b's new reading is not in yet.
+    assert rows(spark.table(table.qualified_name), "reading_id") == [("r2",)]
+
+    merge_into(spark, second, table, warehouse, scope=scope)
+    assert rows(spark.table(table.qualified_name), "reading_id") == [("r2",), ("r3",)]
