@@ -10,30 +10,39 @@ silver takes the newest customer record and collapses identical readings.
 
 from __future__ import annotations
 
+import logging
 import math
-import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from bronze.explain import explain
 from bronze.transforms import (
     FIELDS_BY_SOURCE,
+    REASON,
+    REPAIRED,
+    RESCUED,
+    UNREADABLE,
+    Field,
     parse_records,
     quarantined_lines,
     valid_records,
+    with_explanations,
     with_ingestion,
     without_text_of_valid_records,
 )
 from lakehouse.catalog import TableSpec
 from lakehouse.config import MaintenanceConfig
 from lakehouse.delta_log import is_delta_table, table_version
-from lakehouse.landing import SOURCES, LandingFile, content_checksum, landing_files, read_lines
+from lakehouse.landing import SOURCES, LandingFile, checked, landing_lines, survey
 from lakehouse.merge import MergeResult
 from lakehouse.run import RunContext, TableJob, TableResult
-from lakehouse.scratch import staged
+from lakehouse.scratch import STAGING, staged
+from lakehouse.storage import join
+
+log = logging.getLogger(__name__)
 
 LINEAGE_KEY = ("_source_file", "_source_checksum", "_source_line")
 LANDING_TABLES = {
@@ -43,6 +52,8 @@ LANDING_TABLES = {
 }
 QUARANTINE = TableSpec("bronze", "quarantine", ("source_file", "source_checksum", "source_line"))
 INGESTED_FILES = TableSpec("bronze", "ingested_files", ("file", "checksum"))
+LINE_KEY = ("source_file", "source_checksum", "source_line")
+EXPLAINED_SCHEMA = "source_file STRING, source_checksum STRING, source_line INT, explanation STRING"
 LEDGER_SCHEMA = (
     "source STRING, file STRING, checksum STRING, size BIGINT, modified_ns BIGINT, "
     "batch BIGINT, ingestion_run_id STRING, ingested_at TIMESTAMP"
@@ -58,21 +69,33 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     landing_table = LANDING_TABLES[source]
     ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES)
     known = ingested_files(ctx, source)
-    new, seen_again = sort_out(landing_files(ctx.config.paths.landing, source), known)
-    fields = FIELDS_BY_SOURCE[source]
-    parsed = (
-        read_lines(ctx.spark, new)
-        .transform(parse_records(fields))
-        .transform(without_text_of_valid_records)
+    found = survey(
+        ctx.config.paths.landing,
+        source,
+        follow_outside_links=ctx.config.ingest.follow_outside_links,
     )
+    new, seen_again = sort_out(found.files, known)
+    fields = FIELDS_BY_SOURCE[source]
     stamp = partial(with_ingestion, ctx.batch, ctx.run_id, ctx.started_at)
-    # Parsed once, then split: parsing the JSON is most of bronze's work.
-    with staged(ctx.spark, parsed, ctx.warehouse, f"bronze.{source}", when=bool(new)) as records:
-        bad = records.transform(quarantined_lines(source)).transform(stamp(prefix=""))
-        quarantine = append_new_files(ctx, bad, QUARANTINE, new, prefix="")
-        good = records.transform(valid_records(fields)).transform(stamp())
-        data_files = bronze_file_count(new, ctx.config.maintenance)
-        landed = append_new_files(ctx, good, landing_table, new, prefix="_", data_files=data_files)
+    notes = [*found.warnings, *(f"{path}: skipped, {why}" for path, why in found.skipped)]
+    scratch = join(ctx.warehouse, STAGING, f"landing.{source}")
+    with landing_lines(ctx.spark, new, scratch) as lines:
+        parsed = lines.transform(parse_records(fields)).transform(without_text_of_valid_records)
+        # Parsed once, then split: parsing the JSON is most of bronze's work.
+        with staged(ctx.spark, parsed, ctx.warehouse, f"bronze.{source}", when=bool(new)) as rows:
+            bad = (
+                rows.transform(quarantined_lines(source))
+                .transform(with_explanations(explanations(ctx.spark, rows, fields)))
+                .transform(stamp(prefix=""))
+            )
+            quarantine = append_new_files(ctx, bad, QUARANTINE, new, prefix="")
+            good = rows.transform(valid_records(fields)).transform(stamp())
+            data_files = bronze_file_count(new, ctx.config.maintenance)
+            landed = append_new_files(
+                ctx, good, landing_table, new, prefix="_", data_files=data_files
+            )
+            if new:
+                notes.extend(file_notes(rows, new, landing_table.qualified_name))
 
     ledger = [ledger_row(ctx, source, file) for file in new]
     for file in seen_again:  # same content, new size or time: remember it, read nothing
@@ -80,11 +103,56 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
         ledger.append({**known_row, "size": file.size, "modified_ns": file.modified_ns})
     if ledger:
         record_files(ctx, ledger)
+    for note in notes:
+        log.warning("%s", note)
     quarantined = quarantine.inserted
     return [
-        TableResult.of(landed, read=landed.inserted + quarantined, quarantined=quarantined),
+        TableResult.of(
+            landed, read=landed.inserted + quarantined, quarantined=quarantined, notes=notes
+        ),
         TableResult.of(quarantine, read=quarantined),
     ]
+
+
+def explanations(
+    spark: SparkSession, rows: DataFrame, fields: tuple[Field, ...]
+) -> DataFrame | None:
+    """Reasons in words for the lines the engine could not read (rare: collected here)."""
+    unreadable = rows.where(F.col(UNREADABLE) & F.col(REASON).isNotNull()).select(*LINE_KEY, "line")
+    worded = [
+        (row[0], row[1], row[2], why)
+        for row in unreadable.toLocalIterator()
+        if row[3] is not None and (why := explain(row[3], fields))
+    ]
+    return spark.createDataFrame(worded, EXPLAINED_SCHEMA) if worded else None
+
+
+def file_notes(rows: DataFrame, files: list[LandingFile], table: str) -> list[str]:
+    """What the run summary says about single files: repairs, rescued fields, how read."""
+    valid = F.col(REASON).isNull()
+    counts = (
+        rows.groupBy("source_file")
+        .agg(
+            F.sum((valid & F.col(REPAIRED)).cast("int")).alias("repaired"),
+            F.sum((valid & F.col(RESCUED).isNotNull()).cast("int")).alias("rescued"),
+        )
+        .where((F.col("repaired") > 0) | (F.col("rescued") > 0))
+        .collect()
+    )
+    notes = [
+        f"{file.path}: read as {file.careful}"
+        for file in files
+        if file.careful in ("a JSON array", "invalid UTF-8", "a byte-order mark")
+    ]
+    for path, repaired, rescued in sorted(counts):
+        if repaired:
+            notes.append(f"{path}: {repaired} lines repaired (a trailing comma removed)")
+        if rescued:
+            notes.append(
+                f"{path}: {rescued} records with fields the schema does not know "
+                f"(kept in {table}._rescued_data)"
+            )
+    return notes
 
 
 def bronze_file_count(files: list[LandingFile], settings: MaintenanceConfig) -> int:
@@ -147,14 +215,10 @@ def sort_out(
     """
     unchanged = {(key[0], row["size"], row["modified_ns"]) for key, row in known.items()}
     candidates = [f for f in listed if (f.path, f.size, f.modified_ns) not in unchanged]
-    # hashlib releases the GIL on large buffers: files are summed in parallel.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        checksums = list(pool.map(content_checksum, [file.path for file in candidates]))
     new: list[LandingFile] = []
     seen_again: list[LandingFile] = []
-    for file, checksum in zip(candidates, checksums, strict=True):
-        summed = LandingFile(file.path, file.size, file.modified_ns, checksum)
-        (seen_again if (file.path, checksum) in known else new).append(summed)
+    for file in checked(candidates):
+        (seen_again if (file.path, file.checksum) in known else new).append(file)
     return new, seen_again
 
 

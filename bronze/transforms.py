@@ -25,11 +25,13 @@ class Field:
     required: bool = False
     # Another spelling of the key found in older exports.
     alias: str | None = None
+    # The value must look like an email address (it identifies a person).
+    email: bool = False
 
 
 CUSTOMER_FIELDS = (
     Field("customerName"),
-    Field("email", required=True),
+    Field("email", required=True, email=True),
     Field("phone"),
     Field("birthDay"),
     Field("serialNumber", required=True),
@@ -40,7 +42,7 @@ CUSTOMER_FIELDS = (
     Field("shareWithFriendsAsOfDate", "bigint"),
 )
 ACCELEROMETER_FIELDS = (
-    Field("user", required=True),
+    Field("user", required=True, email=True),
     Field("timestamp", "bigint", required=True, alias="timeStamp"),
     Field("x", "double", required=True),
     Field("y", "double", required=True),
@@ -57,60 +59,144 @@ FIELDS_BY_SOURCE = {
     "step_trainer": STEP_TRAINER_FIELDS,
 }
 REASON = "_reason"
+RESCUED = "_rescued_data"
+REPAIRED = "_repaired"
+# Lines the engine could not read as a JSON object: their reason is worded in Python
+# (`bronze.explain`), which can say what is wrong where the engine only fails.
+UNREADABLE = "_unreadable"
+MALFORMED = "malformed JSON"
+# One @, something on each side, no spaces or JSON punctuation (surrounding spaces are kept
+# as delivered; matching people trims them).
+EMAIL_PATTERN = r"^\s*[^@\s\"{}\[\],:]+@[^@\s\"{}\[\],:]+\s*$"
+# Values a text field's JSON text has when the JSON value was not a string at all.
+NOT_A_STRING = r"^([{\[].*|true|false|-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?)$"
 
 
 def parse_records(fields: tuple[Field, ...]) -> Transform:
     """Parse `line` into one typed column per field plus `_reason` (NULL for a valid record).
 
     Every value is first read as text, so a wrongly typed value is told apart from a missing
-    key, and a line that is not a JSON object at all is told apart from both. The steps are
-    separate projections on purpose: nested in one expression, the engine would parse the
-    JSON again for every reference to a field (ten times slower). Each line is parsed once;
-    only lines without any known field are parsed again, to tell junk from other objects.
+    key. Keys the schema does not know are kept as JSON in `_rescued_data`. A line ending in a
+    comma (an export of a JSON array's body) is read without it and marked `_repaired`. A
+    `problem` found while reading the file's bytes is the reason as it is. The steps are
+    separate projections on purpose: nested in one expression, the engine would parse the JSON
+    again for every reference to a field (ten times slower).
     """
     keys = [f.name for f in fields] + [f.alias for f in fields if f.alias]
     text_schema = StructType([StructField(key, StringType()) for key in keys])
 
     def transform(lines: DataFrame) -> DataFrame:
         keep = lines.columns
+        repaired = F.coalesce(F.rtrim("line").endswith(","), F.lit(False))
+        candidate = lines.select(
+            *keep,
+            repaired.alias(REPAIRED),
+            F.when(repaired, F.regexp_replace("line", r",\s*$", ""))
+            .otherwise(F.col("line"))
+            .alias("_json_text"),
+        )
         # Renamed by position: `timestamp` and `timeStamp` differ only in case, which column
         # names do not tell apart.
         json = (
-            lines.select(*keep, F.from_json("line", text_schema).alias("_json"))
-            .select(*keep, "_json.*")
-            .toDF(*keep, *[_key(key, keys) for key in keys])
+            candidate.select(
+                *keep,
+                REPAIRED,
+                "_json_text",
+                F.json_object_keys("_json_text").alias("_keys"),
+                F.from_json("_json_text", text_schema).alias("_json"),
+            )
+            .select(*keep, REPAIRED, "_json_text", "_keys", "_json.*")
+            .toDF(*keep, REPAIRED, "_json_text", "_keys", *[_key(key, keys) for key in keys])
         )
-        texts = json.select(*keep, *[_text_value(f, keys).alias(_text(f)) for f in fields])
+        texts = json.select(
+            *keep,
+            REPAIRED,
+            "_json_text",
+            "_keys",
+            *[_text_value(f, keys).alias(_text(f)) for f in fields],
+        )
         typed = texts.select(
             *keep,
+            REPAIRED,
+            "_json_text",
+            "_keys",
             *[_text(f) for f in fields],
             *[F.col(_text(f)).try_cast(f.type).alias(f.name) for f in fields],
         )
-        problems = [
-            F.when(F.col(_text(f)).isNull(), F.lit(f"missing required field '{f.name}'"))
-            for f in fields
-            if f.required
-        ] + [
-            F.when(
-                F.col(_text(f)).isNotNull() & F.col(f.name).isNull(),
-                F.lit(f"'{f.name}' is not a valid {f.type}"),
-            )
-            for f in fields
-            if f.type != "string"
-        ]
+        rescued = F.when(
+            F.exists("_keys", lambda k: ~k.isin(keys)),
+            F.to_json(
+                F.map_filter(
+                    F.from_json("_json_text", "map<string,string>"), lambda k, _: ~k.isin(keys)
+                )
+            ),
+        )
         no_field_read = F.coalesce(*[F.col(_text(f)) for f in fields]).isNull()
-        # A CASE evaluates its THEN only on the rows it selects: the second parse stays rare.
-        checked = typed.withColumn(
-            "_not_an_object", F.when(no_field_read, F.json_object_keys("line").isNull())
-        )
+        blank = F.trim("line") == ""
         reason = (
-            F.when(F.trim("line") == "", F.lit("empty line"))
-            .when(F.col("_not_an_object"), F.lit("malformed JSON"))
-            .otherwise(F.nullif(F.concat_ws("; ", *problems), F.lit("")))
+            F.when(F.col("problem").isNotNull(), F.col("problem"))
+            .when(blank, F.lit("empty line"))
+            .when(F.col("_keys").isNull(), F.lit(MALFORMED))
+            .otherwise(F.nullif(F.concat_ws("; ", *_problems(fields)), F.lit("")))
         )
-        return checked.select(*keep, *[f.name for f in fields], reason.alias(REASON))
+        unreadable = F.col("problem").isNull() & ~blank & (F.col("_keys").isNull() | no_field_read)
+        return typed.select(
+            *keep,
+            *[f.name for f in fields],
+            rescued.alias(RESCUED),
+            REPAIRED,
+            F.coalesce(unreadable, F.lit(False)).alias(UNREADABLE),
+            reason.alias(REASON),
+        )
 
     return transform
+
+
+def _problems(fields: tuple[Field, ...]) -> list[Column]:
+    """One expression per rule a record can break, each NULL when the record keeps it."""
+    problems = []
+    for f in fields:
+        text, value = F.col(_text(f)), F.col(f.name)
+        if f.required:
+            problems.append(F.when(text.isNull(), F.lit(f"missing required field '{f.name}'")))
+        if f.type != "string":
+            problems.append(
+                F.when(
+                    text.isNotNull() & value.isNull(), F.lit(f"'{f.name}' is not a valid {f.type}")
+                )
+            )
+        if f.type == "double":
+            problems.append(
+                F.when(
+                    F.isnan(value) | (F.abs(value) == float("inf")),
+                    F.lit(f"'{f.name}' is not a finite number"),
+                )
+            )
+        if f.type == "string" and f.required:
+            problems.append(F.when(F.trim(text) == "", F.lit(f"'{f.name}' is blank")))
+        if f.email:
+            problems.append(
+                F.when(
+                    (F.trim(text) != "") & ~text.rlike(EMAIL_PATTERN),
+                    F.lit(f"'{f.name}' is not an email address"),
+                )
+            )
+        elif f.type == "string":
+            problems.append(
+                F.when(_not_a_string(f, text), F.lit(f"'{f.name}' is not a JSON string"))
+            )
+    return problems
+
+
+def _not_a_string(field: Field, text: Column) -> Column:
+    """Whether a text field held a number, boolean, object or array in the JSON.
+
+    The engine gives such values as their JSON text, so the raw line decides; the cheap test
+    on the first character keeps that look at the line rare.
+    """
+    suspicious = F.substring(text, 1, 1).isin("{", "[", "t", "f", "-", *"0123456789")
+    keyed_string = rf'"{field.name}"\s*:\s*"'
+    return F.when(suspicious & text.rlike(NOT_A_STRING), ~F.col("_json_text").rlike(keyed_string))
 
 
 def _text(field: Field) -> str:
@@ -138,6 +224,7 @@ def valid_records(fields: tuple[Field, ...]) -> Transform:
             F.col("source_file").alias("_source_file"),
             F.col("source_checksum").alias("_source_checksum"),
             F.col("source_line").alias("_source_line"),
+            RESCUED,
         )
 
     return transform
@@ -159,6 +246,22 @@ def quarantined_lines(source: str) -> Transform:
             "source_line",
             F.col("line").alias("raw"),
             F.col(REASON).alias("reason"),
+        )
+
+    return transform
+
+
+def with_explanations(explained: DataFrame | None) -> Transform:
+    """Quarantined lines with the reason from `explained` (by file and line) where it has one."""
+
+    def transform(quarantined: DataFrame) -> DataFrame:
+        if explained is None:
+            return quarantined
+        key = ["source_file", "source_checksum", "source_line"]
+        return (
+            quarantined.join(explained, key, "left")
+            .withColumn("reason", F.coalesce("explanation", "reason"))
+            .drop("explanation")
         )
 
     return transform

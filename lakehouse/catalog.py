@@ -42,7 +42,8 @@ class TableSpec:
         """The CREATE TABLE statement from the layer's SQL file, with the table's location."""
         folder = resources.files(self.package or self.schema).joinpath("sql")
         text = folder.joinpath(f"{self.name}.sql").read_text()
-        return Template(text).substitute(location=self.location(warehouse)).strip().rstrip(";")
+        location = sql_text(self.location(warehouse))
+        return Template(text).substitute(location=location).strip().rstrip(";")
 
 
 def ensure_table(spark: SparkSession, table: TableSpec, warehouse: str) -> None:
@@ -56,7 +57,12 @@ def register(spark: SparkSession, name: str, location: str) -> None:
     """Point the catalog name at the Delta table stored at `location`."""
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}")
     _forget_if_elsewhere(spark, name, location)
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{location}'")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{sql_text(location)}'")
+
+
+def sql_text(value: str) -> str:
+    """`value` escaped for use inside a single-quoted SQL string literal."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _forget_if_elsewhere(spark: SparkSession, name: str, location: str) -> None:

@@ -208,6 +208,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with open_session(config) as spark:
         run_id, results = run_pipeline(spark, config, target, Progress(len(jobs)))
     print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
+    notes = [note for result in results for note in result.notes]
+    if notes:
+        print("notes:")
+        print("\n".join(f"  {note}" for note in notes))
     print(f"run {run_id} finished in {time.perf_counter() - started:.1f}s")
     return 0
 

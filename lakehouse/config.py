@@ -102,6 +102,13 @@ class MaintenanceConfig:
 
 
 @dataclass
+class IngestConfig:
+    # A landing file that is a link to a file outside the landing zone is skipped (and named
+    # in the run summary) unless this is true.
+    follow_outside_links: bool = False
+
+
+@dataclass
 class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -110,6 +117,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     run: RunConfig = field(default_factory=RunConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
 
 
 ConfigStore.instance().store(name="lakehouse_schema", node=Config)
@@ -266,7 +274,23 @@ def _check_endpoint(key: str, value: str | None) -> None:
         raise ConfigError(f"{key}={value} is not an http(s):// URL: set it or leave it null")
 
 
+# Characters the engine mis-reads in a table location (it URL-escapes spaces and `%`, and reads
+# brackets, braces, `*` and `?` as patterns).
+_UNSAFE_IN_WAREHOUSE = set(" %[]{}*?\\\n\t")
+
+
+def _check_warehouse_path(warehouse: str) -> None:
+    unsafe = sorted(set(warehouse) & _UNSAFE_IN_WAREHOUSE)
+    if unsafe:
+        shown = " ".join(repr(c) for c in unsafe)
+        raise ConfigError(
+            f"paths.warehouse={warehouse!r} contains {shown}, which the engine cannot use in a "
+            "table location: choose a warehouse folder without them (quotes are fine)"
+        )
+
+
 def _check_apart(landing: str, warehouse: str) -> None:
+    _check_warehouse_path(warehouse)
     inside = warehouse.startswith(landing.rstrip("/") + "/") or landing.startswith(
         warehouse.rstrip("/") + "/"
     )

@@ -7,6 +7,7 @@ comment above each statement, from the same schema the Glue entry carries.
 
 from __future__ import annotations
 
+from lakehouse.catalog import sql_text
 from lakehouse.glue import CatalogTable
 
 DIALECTS = ("athena", "spark")
@@ -29,7 +30,7 @@ def athena_ddl(table: CatalogTable) -> str:
     return (
         f"-- Columns (from the Delta log):\n{columns}\n"
         f"CREATE EXTERNAL TABLE IF NOT EXISTS {_quote(table.database)}.{_quote(table.name)}\n"
-        f"LOCATION '{table.location}'\n"
+        f"LOCATION '{sql_text(table.location)}'\n"
         "TBLPROPERTIES ('table_type' = 'DELTA');"
     )
 
@@ -38,7 +39,7 @@ def spark_ddl(table: CatalogTable) -> str:
     columns = ",\n".join(f"  {_quote(name)} {kind.upper()}" for name, kind in table.columns)
     return (
         f"CREATE TABLE IF NOT EXISTS {_quote(table.database)}.{_quote(table.name)} (\n"
-        f"{columns}\n)\nUSING delta\nLOCATION '{table.location}';"
+        f"{columns}\n)\nUSING delta\nLOCATION '{sql_text(table.location)}';"
     )
 
 

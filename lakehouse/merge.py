@@ -12,6 +12,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructField, StructType
 
 from lakehouse import scratch
 from lakehouse.catalog import TableSpec
@@ -135,7 +136,7 @@ def append_into(
     """
     location = table.location(warehouse)
     before = table_version(location)
-    columns = spark.table(table.qualified_name).columns
+    columns = with_new_columns(spark, table, location, source)
     view = f"append_source_{table.schema}_{table.name}"
     rows = source.select(*columns)
     if data_files is not None:
@@ -151,6 +152,25 @@ def append_into(
     after, metrics = _committed(location, before)
     written = int(metrics.get("numOutputRows", 0))
     return MergeResult(table.qualified_name, before, after, written, written, 0, 0)
+
+
+def with_new_columns(
+    spark: SparkSession, table: TableSpec, location: str, source: DataFrame
+) -> list[str]:
+    """The table's columns, after adding (nullable) those of `source` it lacks.
+
+    A table created before its DDL gained a column (bronze's `_rescued_data`) gets it here,
+    in its own commit, instead of the insert dropping the column's values.
+    """
+    columns = spark.table(table.qualified_name).columns
+    missing = [field for field in source.schema.fields if field.name not in columns]
+    if not missing:
+        return columns
+    added = StructType([StructField(f.name, f.dataType, nullable=True) for f in missing])
+    empty = spark.createDataFrame([], added).write.format("delta").mode("append")
+    empty.option("mergeSchema", "true").save(location)
+    spark.catalog.refreshTable(table.qualified_name)
+    return spark.table(table.qualified_name).columns
 
 
 def _committed(location: str, before: int | None) -> tuple[int | None, dict[str, Any]]:

@@ -85,13 +85,22 @@ class TableResult:
     quarantined: int
     version: int | None
     version_before: int | None = None
+    # What the run summary says beside the numbers (files skipped, lines repaired, ...).
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def unchanged(cls, table: TableSpec, version: int | None) -> TableResult:
         return cls(table.qualified_name, 0, 0, 0, 0, 0, version, version)
 
     @classmethod
-    def of(cls, merge: MergeResult, *, read: int, quarantined: int = 0) -> TableResult:
+    def of(
+        cls,
+        merge: MergeResult,
+        *,
+        read: int,
+        quarantined: int = 0,
+        notes: list[str] | tuple[str, ...] = (),
+    ) -> TableResult:
         return cls(
             table=merge.table,
             read=read,
@@ -101,6 +110,7 @@ class TableResult:
             quarantined=quarantined,
             version=merge.version_after,
             version_before=merge.version_before,
+            notes=tuple(notes),
         )
 
 

@@ -35,6 +35,18 @@ class StoredFile:
     modified_ns: int
 
 
+@dataclass(frozen=True)
+class Entry:
+    """Something directly in a folder: a file, a folder, or a link (with where it points)."""
+
+    path: str
+    kind: str  # "file", "folder" or "link"
+    size: int = 0
+    modified_ns: int = 0
+    # A link's resolved target; None when it points nowhere.
+    target: str | None = None
+
+
 def is_s3(path: str) -> bool:
     return path.startswith(S3_SCHEME)
 
@@ -65,6 +77,50 @@ def list_files(folder: str, suffix: str) -> list[StoredFile]:
     return sorted(files, key=lambda file: file.path)
 
 
+def list_entries(folder: str) -> list[Entry]:
+    """Everything directly in `folder`, in name order; links are reported, not followed.
+
+    An S3 "folder" is a common prefix; a zero-byte `folder/` marker object is not an entry.
+    """
+    if not is_s3(folder):
+        root = Path(folder)
+        return [_local_entry(path) for path in sorted(root.iterdir())] if root.is_dir() else []
+    bucket, prefix = split_s3(folder, as_folder=True)
+    entries = []
+    for page in _pages(bucket, prefix, delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            entries.append(Entry(f"{S3_SCHEME}{bucket}/{common['Prefix'].rstrip('/')}", "folder"))
+        for item in page.get("Contents", []):
+            if item["Key"] == prefix:
+                continue
+            modified = int(item["LastModified"].timestamp() * 1_000_000_000)
+            path = f"{S3_SCHEME}{bucket}/{item['Key']}"
+            entries.append(Entry(path, "file", int(item["Size"]), modified))
+    return sorted(entries, key=lambda entry: entry.path)
+
+
+def _local_entry(path: Path) -> Entry:
+    if path.is_symlink():
+        target = path.resolve()
+        stat = target.stat() if target.is_file() else None
+        return Entry(
+            str(path),
+            "link",
+            stat.st_size if stat else 0,
+            stat.st_mtime_ns if stat else 0,
+            str(target) if target.exists() else None,
+        )
+    if path.is_dir():
+        return Entry(str(path), "folder")
+    stat = path.stat()
+    return Entry(str(path), "file", stat.st_size, stat.st_mtime_ns)
+
+
+def is_within(path: str, folder: str) -> bool:
+    """Whether a local `path` (already resolved) lies inside `folder`."""
+    return Path(path).is_relative_to(Path(folder).resolve())
+
+
 def read_chunks(path: str) -> Iterator[bytes]:
     """The file's bytes, a chunk at a time."""
     if not is_s3(path):
@@ -75,6 +131,16 @@ def read_chunks(path: str) -> Iterator[bytes]:
     bucket, key = split_s3(path)
     body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
     yield from body.iter_chunks(_CHUNK)
+
+
+def upload_file(local: Path, destination: str) -> None:
+    """Copy one local file to `destination` (a local path or an S3 URI)."""
+    if is_s3(destination):
+        bucket, key = split_s3(destination)
+        s3_client().upload_file(str(local), bucket, key)
+        return
+    Path(destination).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(local, destination)
 
 
 def folder_exists(folder: str) -> bool:

@@ -1,4 +1,5 @@
 -- Every valid customer record of every landing file, typed, with lineage.
+-- `_rescued_data`: keys the schema does not know, as a JSON object (NULL when there are none).
 -- Dates are epoch milliseconds (BIGINT); a NULL consent date means the key was absent.
 CREATE TABLE IF NOT EXISTS bronze.customer_landing (
   customerName STRING,
@@ -16,7 +17,8 @@ CREATE TABLE IF NOT EXISTS bronze.customer_landing (
   _source_line INT,
   _batch BIGINT,
   _ingestion_run_id STRING,
-  _ingested_at TIMESTAMP
+  _ingested_at TIMESTAMP,
+  _rescued_data STRING
 )
 USING delta
 LOCATION '${location}';

@@ -1,4 +1,5 @@
 -- Every valid step-trainer reading of every landing file, typed, with lineage.
+-- `_rescued_data`: keys the schema does not know, as a JSON object (NULL when there are none).
 -- `sensorReadingTime` is epoch milliseconds.
 CREATE TABLE IF NOT EXISTS bronze.step_trainer_landing (
   sensorReadingTime BIGINT,
@@ -9,7 +10,8 @@ CREATE TABLE IF NOT EXISTS bronze.step_trainer_landing (
   _source_line INT,
   _batch BIGINT,
   _ingestion_run_id STRING,
-  _ingested_at TIMESTAMP
+  _ingested_at TIMESTAMP,
+  _rescued_data STRING
 )
 USING delta
 LOCATION '${location}';

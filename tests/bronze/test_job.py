@@ -50,7 +50,7 @@ def test_landed_plus_quarantined_equals_lines_delivered(spark: SparkSession, mak
     assert spark.table("bronze.accelerometer_landing").count() == 2
     assert rows(spark.table("bronze.step_trainer_landing"), "distanceFromObject") == [(3,)]
     assert rows(spark.table("bronze.quarantine"), "source", "source_line", "reason") == [
-        ("accelerometer", 2, "malformed JSON"),
+        ("accelerometer", 2, "malformed JSON: Expecting value at column 1"),
         ("customer", 2, "'lastUpdateDate' is not a valid bigint"),
         ("customer", 3, "missing required field 'email'"),
         ("step_trainer", 1, "missing required field 'distanceFromObject'"),

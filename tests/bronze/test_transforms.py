@@ -18,7 +18,7 @@ from tests.conftest import rows
 
 def parse_accelerometer(spark: SparkSession, *lines: str):  # type: ignore[no-untyped-def]
     frame = spark.createDataFrame(
-        [("f.json", "c1", i, line) for i, line in enumerate(lines, 1)], LINES
+        [("f.json", "c1", i, line, None) for i, line in enumerate(lines, 1)], LINES
     )
     return frame.transform(parse_records(ACCELEROMETER_FIELDS))
 
@@ -39,10 +39,11 @@ def test_valid_lines_are_typed_and_both_timestamp_spellings_are_read(spark: Spar
         "_source_file": "string",
         "_source_checksum": "string",
         "_source_line": "int",
+        "_rescued_data": "string",
     }
     assert rows(valid) == [
-        ("a@x", 1655564444000, 1.0, -0.5, 2.25, "f.json", "c1", 1),
-        ("b@x", 1655564445000, 0.1, 0.2, 0.3, "f.json", "c1", 2),
+        ("a@x", 1655564444000, 1.0, -0.5, 2.25, "f.json", "c1", 1, None),
+        ("b@x", 1655564445000, 0.1, 0.2, 0.3, "f.json", "c1", 2, None),
     ]
 
 
@@ -75,7 +76,7 @@ def test_every_bad_line_is_quarantined_with_its_reason(spark: SparkSession) -> N
 def test_a_fractional_distance_is_not_an_int(spark: SparkSession) -> None:
     line = '{"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":7.5}'
     frame = spark.createDataFrame(
-        [("s.json", "c1", 1, line)],
+        [("s.json", "c1", 1, line, None)],
         LINES,
     )
     bad = frame.transform(parse_records(STEP_TRAINER_FIELDS)).transform(quarantined_lines("step"))
