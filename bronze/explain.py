@@ -25,6 +25,8 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 def explain(line: str, fields: Iterable[Field]) -> str | None:
     """The reason `line` is not a record, or None if JSON itself finds no fault in it."""
     text = line.strip()
+    if not text:
+        return "empty line"
     if text.endswith(","):  # read as the engine read it (see `parse_records`)
         text = text[:-1].rstrip()
     try:

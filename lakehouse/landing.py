@@ -336,42 +336,42 @@ def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def array_elements(text: str) -> Iterator[Line]:
-    """Each element of a JSON array, on one line, numbered by the line it starts on."""
+    """Each element of a JSON array on one line, numbered by its position in the array.
+
+    Positions, not line numbers: several elements may share a line, and lineage must name
+    each record exactly. Problems name the line where reading stopped.
+    """
     decoder = json.JSONDecoder()
     position = text.index("[") + 1
-    counted, line = 0, 1
+    number = 0
 
-    def line_at(index: int) -> int:
-        nonlocal counted, line
-        line += text.count("\n", counted, index)
-        counted = index
-        return line
+    def stopped(index: int, why: str) -> Line:
+        rest = text[index:].strip()
+        line = text.count("\n", 0, index) + 1
+        return number + 1, rest or None, f"{why} (line {line})"
 
     while True:
         position = _skip_space(text, position)
         if position >= len(text):
-            yield line_at(position), None, "the JSON array is not closed (a cut-off file?)"
+            yield stopped(position, "the JSON array is not closed (a cut-off file?)")
             return
         if text[position] == "]":
-            rest = text[position + 1 :].strip()
-            if rest:
-                start = text.index(rest[0], position + 1)
-                yield line_at(start), rest, "text after the end of the JSON array"
+            if text[position + 1 :].strip():
+                yield stopped(position + 1, "text after the end of the JSON array")
             return
         try:
             _, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
-            problem = f"malformed JSON in the array: {error.msg} at line {error.lineno}"
-            yield line_at(position), text[position:], problem
+            yield stopped(position, f"malformed JSON in the array: {error.msg}")
             return
+        number += 1
         # JSON text cannot hold a raw line break inside a string: joining lines is safe.
-        yield line_at(position), " ".join(text[position:end].splitlines()), None
+        yield number, " ".join(text[position:end].splitlines()), None
         position = _skip_space(text, end)
         if position < len(text) and text[position] == ",":
             position += 1
         elif position < len(text) and text[position] != "]":
-            problem = "malformed JSON in the array: expected ',' or ']' after an element"
-            yield line_at(position), text[position:], problem
+            yield stopped(position, "malformed JSON in the array: expected ',' or ']'")
             return
 
 
