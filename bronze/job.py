@@ -52,6 +52,7 @@ LANDING_TABLES = {
 }
 QUARANTINE = TableSpec("bronze", "quarantine", ("source_file", "source_checksum", "source_line"))
 INGESTED_FILES = TableSpec("bronze", "ingested_files", ("file", "checksum"))
+REPLAYS = TableSpec("bronze", "quarantine_replays", ("run_id", "source"))
 LINE_KEY = ("source_file", "source_checksum", "source_line")
 EXPLAINED_SCHEMA = "source_file STRING, source_checksum STRING, source_line INT, explanation STRING"
 LEDGER_SCHEMA = (
@@ -242,12 +243,16 @@ def record_files(ctx: RunContext, rows: list[dict[str, object]]) -> None:
 
 
 def latest_batch(spark: SparkSession, warehouse: str) -> int:
-    """The newest batch any file was ingested in (0 before the first)."""
-    location = INGESTED_FILES.location(warehouse)
-    if not is_delta_table(location):
-        return 0
-    latest = spark.read.format("delta").load(location).agg(F.max("batch")).first()
-    return int(latest[0]) if latest and latest[0] is not None else 0
+    """The newest batch any file was ingested or any quarantined line replayed in (0: none)."""
+    newest = 0
+    for table in (INGESTED_FILES, REPLAYS):
+        location = table.location(warehouse)
+        if not is_delta_table(location):
+            continue
+        latest = spark.read.format("delta").load(location).agg(F.max("batch")).first()
+        if latest and latest[0] is not None:
+            newest = max(newest, int(latest[0]))
+    return newest
 
 
 JOBS = [

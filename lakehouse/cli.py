@@ -1,4 +1,5 @@
-"""`lakehouse` command line: run, generate, sql, tables, runs, history, config.
+"""`lakehouse` command line: run, generate, land, sql, tables, runs, history, diff, restore,
+vacuum, erase, audit, quarantine, ddl, config.
 
 Hydra overrides (`key=value`) follow the subcommand, for example
 `lakehouse run paths.landing=/data/landing paths.warehouse=/data/wh`.
@@ -17,6 +18,7 @@ from tempfile import TemporaryDirectory
 
 from omegaconf import OmegaConf
 
+from bronze.replay import quarantine_summary, replay_quarantine
 from lakehouse.audit import consent_violations
 from lakehouse.aws import prepared_environment
 from lakehouse.catalog import attach_warehouse
@@ -76,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
+    summary = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="lakehouse", description=summary)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run all layers, one layer or one table")
@@ -181,6 +184,17 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--as-of", metavar="VERSION|TIMESTAMP|RUN_ID")
     audit.add_argument("overrides", nargs="*", metavar="key=value")
     audit.set_defaults(command=cmd_audit)
+
+    quarantine = commands.add_parser(
+        "quarantine",
+        help="the quarantined lines by source, file and reason; `replay` moves those that "
+        "parse now into bronze",
+    )
+    quarantine.add_argument(
+        "action", nargs="?", default="summary", metavar="summary|replay", help="default summary"
+    )
+    quarantine.add_argument("overrides", nargs="*", metavar="key=value")
+    quarantine.set_defaults(command=cmd_quarantine)
 
     ddl = commands.add_parser("ddl", help="print CREATE statements for every table")
     ddl.add_argument("--dialect", choices=DIALECTS, default="athena")
@@ -419,6 +433,32 @@ def cmd_audit(args: argparse.Namespace) -> int:
     print(f"consent audit ({label}): VIOLATIONS")
     print(format_table(("table", "rows", "sample keys"), rows))
     return EXIT_FAILED
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    if _is_override(args.action):
+        args.overrides, args.action = [args.action, *args.overrides], "summary"
+    if args.action not in ("summary", "replay"):
+        raise ConfigError(f"quarantine takes summary or replay, not {args.action!r}")
+    config = load_config(args.overrides)
+    with open_session(config) as spark:
+        tables = attach_warehouse(spark, config.paths.warehouse)
+        if "bronze.quarantine" not in tables:
+            print(f"no quarantine in {config.paths.warehouse}: run `lakehouse run` first")
+            return 0
+        if args.action == "replay":
+            with operation(spark, config, "quarantine replay", "bronze.quarantine") as (ctx, done):
+                done.extend(replay_quarantine(ctx))
+            moved = {r.table: r.inserted for r in done if r.table != "bronze.quarantine"}
+            print(format_table(("table", "lines moved in"), sorted(moved.items())))
+            print(
+                f"replay {ctx.run_id}: {sum(moved.values())} quarantined lines now parse and "
+                "were moved into bronze; the next `lakehouse run` carries them into silver and gold"
+            )
+            return 0
+        rows = [tuple(row) for row in quarantine_summary(spark).collect()]
+    print(format_table(("source", "file", "reason", "lines"), rows) if rows else "quarantine empty")
+    return 0
 
 
 def cmd_ddl(args: argparse.Namespace) -> int:

@@ -93,6 +93,21 @@ def merge_into(
     )
 
 
+def delete_matching(
+    spark: SparkSession, keys: DataFrame, table: TableSpec, warehouse: str
+) -> MergeResult:
+    """Delete the rows of `table` whose key columns match a row of `keys` (one commit)."""
+    location = table.location(warehouse)
+    before = table_version(location)
+    view = f"delete_keys_{table.schema}_{table.name}"
+    on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
+    statement = f"MERGE INTO {table.qualified_name} t USING {view} s ON {on}\n"
+    _run_with_view(spark, statement + "WHEN MATCHED THEN DELETE", keys, view)
+    after, metrics = _committed(location, before)
+    deleted = int(metrics.get("numTargetRowsDeleted", 0))
+    return MergeResult(table.qualified_name, before, after, None, 0, 0, deleted)
+
+
 def _delete_then_insert(
     spark: SparkSession, table: TableSpec, columns: list[str], rows: DataFrame, view: str
 ) -> None:

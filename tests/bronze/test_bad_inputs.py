@@ -271,7 +271,9 @@ def test_every_line_of_every_kind_of_file_is_landed_or_quarantined(  # type: ign
     outside.write_bytes(lines(reading(9)))
     (landing / "accelerometer" / "p.json").symlink_to("/etc/passwd")
     (landing / "accelerometer" / "outside-link.json").symlink_to(outside)
-    (landing / "accelerometer" / "inside-link.json").symlink_to(landing / "accelerometer/plain.json")
+    (landing / "accelerometer" / "inside-link.json").symlink_to(
+        landing / "accelerometer/plain.json"
+    )
 
     _, results = run_pipeline(spark, config)  # every layer: one bad file blocks nothing
 
