@@ -68,7 +68,7 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     `append_new_files` then skips the tables that already hold it.
     """
     landing_table = LANDING_TABLES[source]
-    ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES)
+    ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES, REPLAYS)
     known = ingested_files(ctx, source)
     found = survey(
         ctx.config.paths.landing,
