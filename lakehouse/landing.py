@@ -149,7 +149,8 @@ def inspect(file: LandingFile) -> LandingFile:
         if lead is None:
             stripped = (chunk.removeprefix(_BOM) if number == 0 else chunk).lstrip(_WHITESPACE)
             lead = stripped[0] if stripped else None
-        if utf8:
+        # ASCII (most exports) is valid UTF-8 and far cheaper to check than to decode.
+        if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError:

@@ -22,6 +22,8 @@ from lakehouse.ledger import record_end, record_start
 from lakehouse.lock import warehouse_lock
 from lakehouse.progress import Progress
 from lakehouse.run import RunContext, TableJob, TableResult
+from lakehouse.scratch import STAGING
+from lakehouse.storage import join, remove_tree
 from silver.job import JOBS as SILVER_JOBS
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,9 @@ def operation(
     warehouse = config.paths.warehouse
     run = config.run
     with warehouse_lock(warehouse, run_id, run.lock_timeout_seconds, run.lease_seconds):
+        # Scratch copies hold raw records; a killed run leaves its copies behind, and no other
+        # writer can be using them while this one holds the warehouse.
+        remove_tree(join(warehouse, STAGING))
         attached = attach_warehouse(spark, warehouse)
         batch = latest_batch(spark, warehouse) + 1
         ctx = RunContext(spark, config, run_id, now, batch, ensured=set(attached))

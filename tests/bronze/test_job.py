@@ -165,3 +165,18 @@ def test_many_small_deliveries_become_one_bronze_file_and_no_scratch_copy_stays(
     assert not (Path(config.paths.warehouse) / "_staging").exists() or not any(
         (Path(config.paths.warehouse) / "_staging").iterdir()
     )
+
+
+def test_scratch_copies_a_killed_run_left_are_gone_when_the_next_run_starts(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config
+):
+    config = make_config()
+    Path(config.paths.landing).mkdir(parents=True)
+    left = Path(config.paths.warehouse) / "_staging" / "landing.customer" / "part-00000.parquet"
+    left.parent.mkdir(parents=True)
+    left.write_text('{"email":"left.behind@x.com"}')
+
+    run_pipeline(spark, config, "bronze")
+
+    staging = Path(config.paths.warehouse) / "_staging"
+    assert not staging.exists() or not any(staging.rglob("*"))
