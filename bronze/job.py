@@ -86,7 +86,9 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
         with staged(ctx.spark, parsed, ctx.warehouse, f"bronze.{source}", when=bool(new)) as rows:
             bad = (
                 rows.transform(quarantined_lines(source))
-                .transform(with_explanations(explanations(ctx.spark, rows, fields)))
+                .transform(
+                    with_explanations(explanations(ctx.spark, rows, fields) if new else None)
+                )
                 .transform(stamp(prefix=""))
             )
             quarantine = append_new_files(ctx, bad, QUARANTINE, new, prefix="")

@@ -88,3 +88,39 @@ def test_ingestion_stamp(spark: SparkSession) -> None:
     frame = spark.createDataFrame([(1,)], "n INT").transform(with_ingestion(4, "run-1", at))
     assert rows(frame, "_batch", "_ingestion_run_id") == [(4, "run-1")]
     assert dict(frame.dtypes)["_ingested_at"] == "timestamp"
+
+
+def test_unknown_keys_are_rescued_and_a_trailing_comma_is_repaired(spark: SparkSession) -> None:
+    parsed = parse_accelerometer(
+        spark,
+        '{"user":"a@x","timestamp":1,"x":1,"y":2,"z":3,"Email":"A@x","extra":[1]},',
+        '{"user":"a@x","timeStamp":2,"x":1,"y":2,"z":3}',
+    )
+    assert rows(parsed, "source_line", "_rescued_data", "_repaired", "_reason") == [
+        (1, '{"Email":"A@x","extra":"[1]"}', True, None),
+        (2, None, False, None),  # the old spelling is a known key, not a rescued one
+    ]
+
+
+def test_values_that_only_look_valid_are_refused(spark: SparkSession) -> None:
+    parsed = parse_accelerometer(
+        spark,
+        '{"user":"  ","timestamp":1,"x":1,"y":2,"z":3}',
+        '{"user":true,"timestamp":1,"x":1,"y":2,"z":3}',
+        '{"user":"a@x","timestamp":1,"x":"NaN","y":2,"z":3}',
+        '{"user":" A@X ","timestamp":1,"x":1,"y":2,"z":3}',
+    )
+    assert rows(parsed, "source_line", "_reason") == [
+        (1, "'user' is blank"),
+        (2, "'user' is not an email address"),
+        (3, "'x' is not a finite number"),
+        (4, None),
+    ]
+
+
+def test_a_problem_found_in_the_bytes_is_the_reason(spark: SparkSession) -> None:
+    frame = spark.createDataFrame(
+        [("f.json", "c1", 1, '{"user":"a\\xff"}', "invalid UTF-8 at byte 11 of the line")], LINES
+    )
+    parsed = frame.transform(parse_records(ACCELEROMETER_FIELDS))
+    assert rows(parsed, "_reason") == [("invalid UTF-8 at byte 11 of the line",)]

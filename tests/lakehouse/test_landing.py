@@ -54,6 +54,9 @@ def write(tmp_path: Path, name: str, content: bytes) -> LandingFile:
         (b'  \n [{"a":1}]', "a JSON array"),
         (b'{"a":"\xff"}\n', "invalid UTF-8"),
         (b'{"a":"\xc3', "invalid UTF-8"),  # cut inside a character at the very end
+        # A character cut at the 1 MiB chunk boundary, then plain ASCII: still invalid.
+        (b"{" + b"a" * (2**20 - 2) + b"\xc3" + b"aaaa}\n", "invalid UTF-8"),
+        (b"{" + b"a" * (2**20 - 2) + "é".encode() + b"aaaa}\n", None),
     ],
 )
 def test_inspect_sums_the_bytes_and_says_how_to_read_them(
