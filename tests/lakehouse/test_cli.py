@@ -38,7 +38,7 @@ def test_generate_run_tables_and_sql(tmp_path: Path, capsys: pytest.CaptureFixtu
 
     assert main(["tables", *overrides(tmp_path)]) == 0
     listing = capsys.readouterr().out
-    assert listing.count("bronze.") == 5 and listing.count("silver.") == 3
+    assert listing.count("bronze.") == 6 and listing.count("silver.") == 3
     assert "ops.watermarks" in listing
 
     query = "SELECT count(*) AS n FROM bronze.customer_landing"
