@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import Config
+from lakehouse.timetravel import AsOf, AsOfError, read_as_of
 from silver.transforms import latest_record_per_customer, with_customer_key
 
 
@@ -23,11 +24,18 @@ class Violation:
     sample: list[str]
 
 
-def consent_violations(spark: SparkSession, config: Config, as_of: str = "") -> list[Violation]:
-    """Violations in every silver and gold table (read `as_of` a Delta time-travel clause)."""
+def consent_violations(
+    spark: SparkSession, config: Config, as_of: AsOf | None = None
+) -> list[Violation]:
+    """Violations in every silver and gold table, now or with every table read `as_of`."""
+    if as_of is not None and as_of.version is not None:
+        raise AsOfError(
+            "the consent audit reads seven tables, and a version number is one table's: "
+            "give a run id (`lakehouse runs`) or a timestamp"
+        )
 
     def read(name: str) -> DataFrame:
-        return spark.sql(f"SELECT * FROM {name} {as_of}")
+        return read_as_of(spark, config.paths.warehouse, name, as_of)
 
     cutoff = config.privacy.consent_cutoff
     consenting = (

@@ -283,7 +283,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         query = args.query
         if args.as_of:
             as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of)
-            query = rewrite_query(query, tables, as_of)
+            query = rewrite_query(query, config.paths.warehouse, tables, as_of)
         result = spark.sql(query)
         if args.format == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -350,7 +350,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         before = resolve_as_of(spark, config.paths.warehouse, args.before)
         after = resolve_as_of(spark, config.paths.warehouse, args.after)
-        diff = diff_versions(spark, args.table, before, after)
+        diff = diff_versions(spark, config.paths.warehouse, args.table, before, after)
         for label, rows in (("added", diff.added), ("removed", diff.removed)):
             count = rows.count()
             print(f"{label}: {count} rows ({before.label} -> {after.label})")
@@ -418,11 +418,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
     with open_session(config) as spark:
         attach_warehouse(spark, config.paths.warehouse)
-        clause, label = "", "now"
-        if args.as_of:
-            as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of)
-            clause, label = as_of.clause, as_of.label
-        violations = consent_violations(spark, config, clause)
+        as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of) if args.as_of else None
+        label = as_of.label if as_of else "now"
+        violations = consent_violations(spark, config, as_of)
     if not violations:
         print(
             f"consent audit ({label}): every silver and gold row belongs to a consenting "

@@ -11,13 +11,18 @@ the driver cannot reach storage directly (Unity Catalog).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
 
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse.aws import aws_credentials
-from lakehouse.storage import is_s3
+from lakehouse.storage import file_names, is_s3, join, remove_file
+
+# Optional in the Delta protocol: it only saves readers a listing of the log.
+CHECKPOINT_HINT = "_last_checkpoint"
 
 
 def is_delta_table(location: str) -> bool:
@@ -54,6 +59,59 @@ def table_version(location: str) -> int | None:
     if not is_delta_table(location):
         return None
     return int(delta_table(location).version())
+
+
+def drop_checkpoint_hint(location: str) -> None:
+    """Remove the table's `_delta_log/_last_checkpoint` hint, so every version stays readable.
+
+    The embedded engine (Sail 0.7.2) lists the log from the hinted checkpoint even when asked
+    for an older version, so once a table has a checkpoint (every 10 commits) every version
+    below it fails to read ("Missing commit file"). Without the hint it lists the whole log
+    and picks the right checkpoint for each version. Called after every commit the lakehouse
+    makes and before every time-travel read; Spark and deltalake read the same either way.
+    """
+    remove_file(join(location, "_delta_log", CHECKPOINT_HINT))
+
+
+class VersionNotRetained(LookupError):
+    """A table version that no longer exists or can no longer be read."""
+
+
+def require_retained(location: str, name: str, version: int) -> None:
+    """Raise `VersionNotRetained` unless `version` of the table can be read in full.
+
+    A version's log can be cleaned (log retention: `delta.logRetentionDuration`, 30 days by
+    default, applied by `lakehouse vacuum`) and its data files vacuumed (file retention:
+    `--retain-hours`); either way it gets a sentence, not an engine error.
+    """
+    latest = table_version(location)
+    if latest is None:
+        raise VersionNotRetained(f"no table {name}: `lakehouse tables` lists them")
+    if not 0 <= version <= latest:
+        raise VersionNotRetained(f"{name} has versions up to {latest}, not {version}")
+    try:
+        files = DeltaTable(
+            location, version=version, storage_options=storage_options(location)
+        ).file_uris()
+    except Exception as error:  # deltalake names no error type for a cleaned log
+        raise VersionNotRetained(
+            f"version {version} of {name} is no longer retained: its log entries were cleaned "
+            "(Delta keeps a table's log for delta.logRetentionDuration, 30 days by default; "
+            f"`lakehouse history {name}` lists the versions left)"
+        ) from error
+    present = file_names(location) if is_s3(location) else None
+    missing = [f for f in files if (f not in present if present is not None else not _exists(f))]
+    if missing:
+        raise VersionNotRetained(
+            f"version {version} of {name} is no longer retained: {len(missing)} of its "
+            f"{len(files)} data files were deleted by vacuum (files a newer version replaced "
+            "are kept for --retain-hours, 168 by default)"
+        )
+
+
+def _exists(uri: str) -> bool:
+    path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
+    return Path(path).is_file()
 
 
 def file_count(location: str) -> int:
@@ -96,15 +154,22 @@ class DeltalakeLog:
 
     def restore(self, location: str, version: int) -> None:
         delta_table(location).restore(version)
+        drop_checkpoint_hint(location)
 
     def vacuum(self, location: str, retain_hours: float) -> int | None:
-        deleted = delta_table(location).vacuum(
+        table = delta_table(location)
+        deleted = table.vacuum(
             retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
         )
+        # The embedded engine never removes expired log entries itself (delta-spark does, at
+        # checkpoints): without this the log of a scheduled table grows without end.
+        table.cleanup_metadata()
+        drop_checkpoint_hint(location)
         return len(deleted)
 
     def compact(self, location: str) -> None:
         delta_table(location).optimize.compact()
+        drop_checkpoint_hint(location)
 
 
 class SparkSqlLog:

@@ -16,7 +16,7 @@ from pyspark.sql.types import StructField, StructType
 
 from lakehouse import scratch
 from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import commits_metrics, table_version
+from lakehouse.delta_log import commits_metrics, drop_checkpoint_hint, table_version
 from lakehouse.faults import checkpoint
 
 DELETE_FLAG = "_merge_delete"
@@ -191,6 +191,7 @@ def with_new_columns(
 def _committed(location: str, before: int | None) -> tuple[int | None, dict[str, Any]]:
     """The table's version after a write, and the metrics of its commits summed (none if it
     wrote nothing)."""
+    drop_checkpoint_hint(location)
     after = table_version(location)
     if after is None or after == before:
         return after, {}

@@ -166,6 +166,30 @@ def subfolders(folder: str) -> list[str]:
     return sorted(names)
 
 
+def remove_file(path: str) -> None:
+    """Delete one file or object (nothing happens if it does not exist)."""
+    if not is_s3(path):
+        Path(path).unlink(missing_ok=True)
+        return
+    bucket, key = split_s3(path)
+    s3_client().delete_object(Bucket=bucket, Key=key)
+
+
+def file_names(folder: str) -> set[str]:
+    """The paths of every file below `folder` (recursively), as `join(folder, ...)` gives them."""
+    if not is_s3(folder):
+        root = Path(folder)
+        return {
+            join(folder, p.relative_to(root).as_posix()) for p in root.rglob("*") if p.is_file()
+        }
+    bucket, prefix = split_s3(folder, as_folder=True)
+    return {
+        f"{S3_SCHEME}{bucket}/{item['Key']}"
+        for page in _pages(bucket, prefix)
+        for item in page.get("Contents", [])
+    }
+
+
 def remove_tree(folder: str) -> None:
     """Delete `folder` and everything below it (nothing happens if it does not exist)."""
     if not is_s3(folder):

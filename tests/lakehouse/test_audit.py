@@ -42,4 +42,6 @@ def test_tampered_rows_are_named_now_but_not_as_of_before(
     assert main(["audit", "consent", *overrides(config)]) == 1
     assert "VIOLATIONS" in capsys.readouterr().out
     # As of the first run A still consented, and nothing was tampered with yet.
-    assert main(["audit", "consent", "--as-of", "1", *overrides(config)]) == 0
+    first_run = spark.table("ops.runs").orderBy("started_at").first()["run_id"]
+    assert main(["audit", "consent", "--as-of", first_run, *overrides(config)]) == 0
+    assert main(["audit", "consent", "--as-of", "1", *overrides(config)]) == 1  # one table's

@@ -108,7 +108,9 @@ def test_full_incremental_and_time_travel_on_s3_match_local(  # type: ignore[no-
         attached = attach_warehouse(s3_spark, config.paths.warehouse)
         as_of = resolve_as_of(s3_spark, config.paths.warehouse, first_run)
         for name in ALL_TABLES:
-            query = rewrite_query(f"SELECT COUNT(*) FROM {name}", attached, as_of)
+            query = rewrite_query(
+                f"SELECT COUNT(*) FROM {name}", config.paths.warehouse, attached, as_of
+            )
             assert s3_spark.sql(query).first()[0] == len(after_first[name]), name  # type: ignore[index]
             assert table_version(location(config, name)) is not None
         _, history = table_history(

@@ -2,35 +2,53 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.cli import main
 from lakehouse.pipeline import run_pipeline
-from lakehouse.timetravel import AsOf, AsOfError, diff_versions, resolve_as_of, rewrite_query
+from lakehouse.timetravel import (
+    AsOfError,
+    diff_versions,
+    read_as_of,
+    resolve_as_of,
+    rewrite_query,
+    table_references,
+)
 from tests.conftest import rows
 from tests.lakehouse.test_consent_changes import (
+    customer,
     held,
+    land,
     land_a_and_b,
+    reading,
     run_then_withdraw_a,
+    step,
     withdraw_a,
 )
+
+KNOWN = ["silver.customer_trusted", "gold.customer_curated", "ops.runs"]
+
+
+def test_table_references_are_found_by_parsing_not_by_pattern() -> None:
+    query = (
+        "-- gold.customer_curated in a comment\n"
+        "SELECT 'see gold.customer_curated' AS note, `silver`.`customer_trusted`.email\n"
+        "FROM Silver.Customer_Trusted t JOIN gold.customer_curated VERSION AS OF 2 g\n"
+        "  ON t.email = g.email WHERE t.email IN (SELECT email FROM ops.runs)"
+    )
+    found = table_references(query, KNOWN)
+    assert [name for name, _ in found] == ["silver.customer_trusted", "ops.runs"]
+    for name, end in found:
+        assert query[:end].lower().endswith(name.split(".")[1])
+    with pytest.raises(AsOfError, match="does not parse"):
+        table_references("SELECT FROM WHERE (", KNOWN)
 
 
 def overrides(config) -> list[str]:  # type: ignore[no-untyped-def]
     return [f"paths.landing={config.paths.landing}", f"paths.warehouse={config.paths.warehouse}"]
-
-
-def test_rewrite_adds_the_clause_once_to_known_tables() -> None:
-    as_of = AsOf("VERSION AS OF 1", "version 1")
-    query = (
-        "SELECT * FROM silver.customer_trusted t JOIN gold.customer_curated VERSION AS OF 2 g "
-        "ON t.email = g.email WHERE t.email <> 'silver.customer_trusted_x'"
-    )
-    assert rewrite_query(query, ["silver.customer_trusted", "gold.customer_curated"], as_of) == (
-        "SELECT * FROM silver.customer_trusted VERSION AS OF 1 t JOIN gold.customer_curated "
-        "VERSION AS OF 2 g ON t.email = g.email WHERE t.email <> 'silver.customer_trusted_x'"
-    )
 
 
 def test_as_of_reads_and_diffs_return_exactly_the_earlier_contents(
@@ -47,7 +65,10 @@ def test_as_of_reads_and_diffs_return_exactly_the_earlier_contents(
     for point in ("1", first):
         as_of = resolve_as_of(spark, config.paths.warehouse, point)
         query = rewrite_query(
-            "SELECT * FROM silver.accelerometer_trusted", ["silver.accelerometer_trusted"], as_of
+            "SELECT * FROM silver.accelerometer_trusted",
+            config.paths.warehouse,
+            ["silver.accelerometer_trusted"],
+            as_of,
         )
         assert rows(spark.sql(query)) == before
     with pytest.raises(AsOfError):
@@ -55,6 +76,7 @@ def test_as_of_reads_and_diffs_return_exactly_the_earlier_contents(
 
     diff = diff_versions(
         spark,
+        config.paths.warehouse,
         "silver.accelerometer_trusted",
         resolve_as_of(spark, config.paths.warehouse, first),
         resolve_as_of(spark, config.paths.warehouse, second),
@@ -110,3 +132,105 @@ def test_vacuum_reports_what_it_deleted(spark: SparkSession, make_config, capsys
     out = capsys.readouterr().out
     assert "silver.accelerometer_trusted" in out and "time travel now reaches back 0 hours" in out
     assert rows(spark.table("silver.accelerometer_trusted")) == []
+
+
+def delta_log_files(config, table: str, suffix: str) -> list[Path]:  # type: ignore[no-untyped-def]
+    schema, name = table.split(".")
+    return sorted(Path(config.paths.warehouse, schema, name, "_delta_log").glob(f"*{suffix}"))
+
+
+def test_every_version_reads_after_many_runs_and_checkpoints(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys
+):
+    """Fifteen runs: each table passes Delta checkpoints, and every version still reads."""
+    config = make_config()
+    land_a_and_b(config)
+    table = "silver.accelerometer_trusted"
+    runs: list[tuple[str, list[tuple[object, ...]], int]] = []
+    by_version: dict[int, list[tuple[object, ...]]] = {}
+    for day in range(15):
+        if day:
+            at = 3000 + day
+            land(config, "accelerometer", f"a-day{day:02d}.json", reading("a@x", at))
+            land(config, "step_trainer", f"s-day{day:02d}.json", step(at))
+        if day == 7:  # B consents: more rows in every table at once
+            land(config, "customer", "c-b.json", customer("b@x", 300, 1000))
+        run_id, _ = run_pipeline(spark, config)
+        held_now = rows(spark.table(table))
+        version = int(
+            spark.sql(
+                f"SELECT max(version_after) FROM ops.run_tables WHERE table_name = '{table}'"
+            ).first()[0]
+        )
+        runs.append((run_id, held_now, spark.table("gold.machine_learning_curated").count()))
+        by_version[version] = held_now
+
+    # The history is long enough to test what it must: checkpoints below most versions.
+    assert len(delta_log_files(config, table, ".checkpoint.parquet")) >= 1
+    assert len(delta_log_files(config, "ops.runs", ".checkpoint.parquet")) >= 2
+
+    # Every version, read with plain SQL as a notebook would (no help from the lakehouse).
+    for version, expected in by_version.items():
+        assert rows(spark.sql(f"SELECT * FROM {table} VERSION AS OF {version}")) == expected
+    runs_versions = len(delta_log_files(config, "ops.runs", ".json"))
+    counts = [
+        spark.sql(f"SELECT count(*) FROM ops.runs VERSION AS OF {v}").first()[0]
+        for v in range(runs_versions)
+    ]
+    assert counts == sorted(counts) and counts[-1] == 15
+    assert not delta_log_files(config, table, "_last_checkpoint")  # how: the hint is dropped
+
+    # Every run, as of its end: each table at its own version then.
+    for run_id, expected, ml_rows in runs:
+        as_of = resolve_as_of(spark, config.paths.warehouse, run_id)
+        assert rows(read_as_of(spark, config.paths.warehouse, table, as_of)) == expected
+        ml = read_as_of(spark, config.paths.warehouse, "gold.machine_learning_curated", as_of)
+        assert ml.count() == ml_rows
+    for run_id, _, ml_rows in (runs[2], runs[8]):
+        query = (
+            "SELECT count(*) AS n, 'gold.machine_learning_curated' AS literal "
+            "FROM gold.machine_learning_curated g JOIN silver.customer_trusted c "
+            "ON g.customer_key IS NOT NULL AND c.email = 'a@x'"
+        )
+        assert main(["sql", query, "--as-of", run_id, "--format", "csv", *overrides(config)]) == 0
+        assert capsys.readouterr().out.splitlines()[1] == f"{ml_rows},gold.machine_learning_curated"
+
+    # A bare version is one table's: refused where a query reads several.
+    capsys.readouterr()
+    assert main(["sql", query, "--as-of", "3", *overrides(config)]) == 1
+    assert "a version number is one table's version" in capsys.readouterr().err
+
+    # Log retention: versions below the oldest checkpoint kept are gone, with a sentence.
+    spark.sql(
+        f"ALTER TABLE {table} SET TBLPROPERTIES "
+        "('delta.logRetentionDuration' = 'interval 0 seconds')"
+    )
+    assert main(["vacuum", "--retain-hours", "1000", *overrides(config)]) == 0
+    capsys.readouterr()
+    oldest = min(by_version)
+    with pytest.raises(AsOfError, match="log entries were cleaned"):
+        read_as_of(spark, config.paths.warehouse, table, resolve_as_of(spark, "", str(oldest)))
+    newest = max(by_version)
+    kept = read_as_of(spark, config.paths.warehouse, table, resolve_as_of(spark, "", str(newest)))
+    assert rows(kept) == by_version[newest]
+
+
+def test_vacuumed_versions_get_a_sentence_not_an_engine_error(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys
+):
+    config = make_config()
+    land_a_and_b(config)
+    first, _ = run_pipeline(spark, config)
+    withdraw_a(config)
+    run_pipeline(spark, config)
+    query = "SELECT * FROM silver.accelerometer_trusted"
+    assert main(["sql", query, "--as-of", first, *overrides(config)]) == 0
+    assert main(["vacuum", "--retain-hours", "0", *overrides(config)]) == 0
+    capsys.readouterr()
+    assert main(["sql", query, "--as-of", first, *overrides(config)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no longer retained" in err and "vacuum" in err
+    assert main(["diff", "silver.accelerometer_trusted", first, "2", *overrides(config)]) == 1
+    assert "no longer retained" in capsys.readouterr().err
+    assert main(["sql", query, "--as-of", "99", *overrides(config)]) == 1
+    assert "has versions up to" in capsys.readouterr().err
