@@ -41,6 +41,11 @@ from lakehouse.merge import MergeResult
 from lakehouse.run import RunContext, TableJob, TableResult
 from lakehouse.scratch import STAGING, staged
 from lakehouse.storage import join
+from lakehouse.suppression import (
+    SUPPRESSION_LIST,
+    without_suppressed,
+    without_suppressed_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,7 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     `append_new_files` then skips the tables that already hold it.
     """
     landing_table = LANDING_TABLES[source]
-    ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES, REPLAYS)
+    ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES, REPLAYS, SUPPRESSION_LIST)
     known = ingested_files(ctx, source)
     found = survey(
         ctx.config.paths.landing,
@@ -91,14 +96,23 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
                 )
                 .transform(stamp(prefix=""))
             )
-            quarantine = append_new_files(ctx, bad, QUARANTINE, new, prefix="")
             good = rows.transform(valid_records(fields)).transform(stamp())
+            suppressed = 0
+            erased = erased_people(ctx) if new else None
+            if erased is not None:
+                good, bad, suppressed = without_erased_people(good, bad, fields, erased)
+            quarantine = append_new_files(ctx, bad, QUARANTINE, new, prefix="")
             data_files = bronze_file_count(new, ctx.config.maintenance)
             landed = append_new_files(
                 ctx, good, landing_table, new, prefix="_", data_files=data_files
             )
             if new:
                 notes.extend(file_notes(rows, new, landing_table.qualified_name))
+            if suppressed:
+                notes.append(
+                    f"{source}: {suppressed} records or lines of erased customers not ingested "
+                    "(they are on the suppression list)"
+                )
 
     ledger = [ledger_row(ctx, source, file) for file in new]
     for file in seen_again:  # same content, new size or time: remember it, read nothing
@@ -109,12 +123,32 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     for note in notes:
         log.warning("%s", note)
     quarantined = quarantine.inserted
+    read = landed.inserted + quarantined + suppressed
     return [
-        TableResult.of(
-            landed, read=landed.inserted + quarantined, quarantined=quarantined, notes=notes
-        ),
+        TableResult.of(landed, read=read, quarantined=quarantined, notes=notes),
         TableResult.of(quarantine, read=quarantined),
     ]
+
+
+def erased_people(ctx: RunContext) -> DataFrame | None:
+    """The suppression list's digests (None while nobody was erased: nothing to drop)."""
+    digests = [row[0] for row in ctx.table(SUPPRESSION_LIST).select("digest").collect()]
+    if not digests:
+        return None
+    return ctx.spark.createDataFrame([(d,) for d in digests], "digest STRING")
+
+
+def without_erased_people(
+    good: DataFrame, bad: DataFrame, fields: tuple[Field, ...], erased: DataFrame
+) -> tuple[DataFrame, DataFrame, int]:
+    """Records and quarantined lines without those of erased people, and how many went."""
+    emails = [field.name for field in fields if field.email]
+    kept_good = good
+    for email in emails:  # step-trainer readings name nobody
+        kept_good = kept_good.transform(without_suppressed(email, erased))
+    kept_bad = bad.transform(without_suppressed_text("raw", LINE_KEY, erased))
+    gone = (good.count() - kept_good.count()) if emails else 0
+    return kept_good, kept_bad, gone + bad.count() - kept_bad.count()
 
 
 def explanations(

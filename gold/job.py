@@ -16,12 +16,12 @@ from lakehouse.increments import Increment, refresh
 from lakehouse.run import RunContext, TableJob, TableResult
 from silver.changes import MOMENT, at_moment_times, changed_customers, fresh
 from silver.job import (
-    ACCELEROMETER,
     ACCELEROMETER_TRUSTED,
     CUSTOMER_TRUSTED,
-    CUSTOMERS,
     STEP_TRAINER,
     STEP_TRAINER_TRUSTED,
+    customer_records,
+    phone_readings,
     touched_and_leaving_moments,
 )
 from silver.transforms import with_customer_key
@@ -39,10 +39,10 @@ def build_customer_curated(ctx: RunContext) -> list[TableResult]:
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
-        changed = changed_customers(ctx.table(CUSTOMERS), since)
+        changed = changed_customers(customer_records(ctx), since)
         if increment.full:
             return customers.transform(customers_with_readings(readings)), changed
-        new_users = fresh(ctx.table(ACCELEROMETER), since).select(F.col("user").alias("email"))
+        new_users = fresh(phone_readings(ctx), since).select(F.col("user").alias("email"))
         touched = changed.unionByName(new_users).distinct()
         their_readings = readings.join(
             touched.withColumnRenamed("email", "user"), "user", "left_semi"
@@ -62,7 +62,7 @@ def build_machine_learning_curated(ctx: RunContext) -> list[TableResult]:
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
         # Rows leave only with their customer, whom the pseudonymous key names.
-        changed = changed_customers(ctx.table(CUSTOMERS), since)
+        changed = changed_customers(customer_records(ctx), since)
         leaving = changed.transform(with_customer_key(salt)).select("customer_key")
         if increment.full:
             return steps.transform(aligned_with_accelerometer(customers, accelerometer)), leaving

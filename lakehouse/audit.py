@@ -14,7 +14,11 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import Config
 from lakehouse.timetravel import AsOf, AsOfError, read_as_of
-from silver.transforms import latest_record_per_customer, with_customer_key
+from silver.transforms import (
+    latest_record_per_customer,
+    with_customer_key,
+    with_normalised_email,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ def consent_violations(
     cutoff = config.privacy.consent_cutoff
     consenting = (
         read("bronze.customer_landing")
+        .transform(with_normalised_email("email"))
         .transform(latest_record_per_customer)
         .where(F.col("shareWithResearchAsOfDate").isNotNull())
         .select("email", "serialNumber", F.col("shareWithResearchAsOfDate").alias("_consent"))
@@ -51,7 +56,11 @@ def consent_violations(
 
     people = consenting.select("email")
     readers = consenting.select(F.col("email").alias("user"), "_consent")
-    phone = read("bronze.accelerometer_landing").select("user", "timestamp")
+    phone = (
+        read("bronze.accelerometer_landing")
+        .transform(with_normalised_email("user"))
+        .select("user", "timestamp")
+    )
     owners = consenting.select(F.col("email").alias("user"), "serialNumber", "_consent")
     witnessed = (
         owners.join(phone, "user")

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
+import sqlglot
 from pyspark.sql import SparkSession
+from sqlglot import exp
 
-from lakehouse.delta_log import is_delta_table
+from lakehouse.delta_log import delta_table, drop_checkpoint_hint, is_delta_table
 from lakehouse.storage import join, subfolders
 
 
@@ -44,6 +46,32 @@ class TableSpec:
         text = folder.joinpath(f"{self.name}.sql").read_text()
         location = sql_text(self.location(warehouse))
         return Template(text).substitute(location=location).strip().rstrip(";")
+
+    def properties(self) -> dict[str, str]:
+        """The table properties (TBLPROPERTIES) its DDL file sets."""
+        statement = sqlglot.parse_one(self.ddl("/"), read="spark")
+        return {
+            prop.name: prop.args["value"].name
+            for prop in statement.find_all(exp.Property)
+            if type(prop) is exp.Property
+        }
+
+
+def ensure_properties(spark: SparkSession, table: TableSpec, warehouse: str) -> bool:
+    """Give a table made by an older DDL the properties its DDL file sets now; True if it did.
+
+    Tables are created with their DDL's properties; this brings older tables up to date.
+    """
+    wanted = table.properties()
+    location = table.location(warehouse)
+    current = delta_table(location).metadata().configuration
+    missing = {key: value for key, value in wanted.items() if current.get(key) != value}
+    if not missing:
+        return False
+    assignments = ", ".join(f"'{sql_text(k)}' = '{sql_text(v)}'" for k, v in missing.items())
+    spark.sql(f"ALTER TABLE {table.qualified_name} SET TBLPROPERTIES ({assignments})")
+    drop_checkpoint_hint(location)
+    return True
 
 
 def ensure_table(spark: SparkSession, table: TableSpec, warehouse: str) -> None:

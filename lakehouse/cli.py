@@ -26,12 +26,18 @@ from lakehouse.config import Config, ConfigError, load_config, require_landing
 from lakehouse.ddl import DIALECTS, ddl_script
 from lakehouse.delta_log import table_log, table_version
 from lakehouse.engine import open_session
-from lakehouse.erasure import email_digest, erase_customer
+from lakehouse.erasure import NothingToErase, email_digest, erase_customer, erasure_plan
 from lakehouse.generate import GenerateOptions, generate
 from lakehouse.glue import catalog_table
 from lakehouse.history import UnknownTable, run_listing, table_history, table_spec
 from lakehouse.lock import WarehouseBusy
-from lakehouse.maintenance import DEFAULT_RETAIN_HOURS, MaintenanceError, restore, vacuum
+from lakehouse.maintenance import (
+    DEFAULT_RETAIN_HOURS,
+    MaintenanceError,
+    forget_history,
+    restore,
+    vacuum,
+)
 from lakehouse.pipeline import operation, run_pipeline, select_jobs
 from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
 from lakehouse.storage import is_s3, upload_tree
@@ -66,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    except (AsOfError, MaintenanceError, UnknownTable) as error:
+    except (AsOfError, MaintenanceError, NothingToErase, UnknownTable) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except WarehouseBusy as error:
@@ -164,17 +170,25 @@ def _parser() -> argparse.ArgumentParser:
     restore.set_defaults(command=cmd_restore)
 
     vacuum = commands.add_parser("vacuum", help="delete data files old versions no longer need")
-    vacuum.add_argument("--retain-hours", type=float, default=DEFAULT_RETAIN_HOURS)
+    vacuum.add_argument(
+        "--retain-hours",
+        type=whole_hours,
+        default=DEFAULT_RETAIN_HOURS,
+        help="keep files newer versions replaced for this many whole hours (default 168)",
+    )
     vacuum.add_argument("overrides", nargs="*", metavar="key=value")
     vacuum.set_defaults(command=cmd_vacuum)
 
     erase = commands.add_parser("erase", help="remove a customer's rows from every table")
-    erase.add_argument("--email", required=True)
+    erase.add_argument("--email", required=True, help="matched trimmed and lower-cased")
     erase.add_argument(
         "--retain-hours",
-        type=float,
+        type=whole_hours,
         default=DEFAULT_RETAIN_HOURS,
-        help="vacuum retention after the erasure (0 deletes the old files at once)",
+        help="vacuum retention after the erasure (0 deletes the old files and log at once)",
+    )
+    erase.add_argument(
+        "--dry-run", action="store_true", help="print what would be deleted, per table"
     )
     erase.add_argument("overrides", nargs="*", metavar="key=value")
     erase.set_defaults(command=cmd_erase)
@@ -392,6 +406,14 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
 def cmd_erase(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
     digest = email_digest(args.email)
+    if args.dry_run:
+        with open_session(config) as spark:
+            tables = set(attach_warehouse(spark, config.paths.warehouse))
+            plan = erasure_plan(spark, config.privacy.pseudonym_salt, args.email, tables)
+            counts = [(p.table.qualified_name, p.rows.count()) for p in plan]
+        print(format_table(("table", "rows to delete"), counts))
+        print(f"dry run: nothing was deleted (customer {digest})")
+        return 0 if any(n for _, n in counts) else EXIT_FAILED
     with (
         open_session(config) as spark,
         operation(spark, config, "erase", digest) as (ctx, results),
@@ -399,15 +421,27 @@ def cmd_erase(args: argparse.Namespace) -> int:
         erasure = erase_customer(ctx, args.email)
         results.extend(erasure.results)
         vacuumed = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
+        changed = [r.table for r in erasure.results if r.deleted]
+        if args.retain_hours == 0:
+            forget_history(ctx, changed)
     rows = [(r.table, r.deleted, r.version) for r in erasure.results]
     print(format_table(("table", "rows deleted", "version"), rows))
     print(f"recorded as run {ctx.run_id}, customer {digest} (the email is not stored)")
-    print(
-        f"vacuum (retain {args.retain_hours:g}h) deleted "
-        f"{sum(v.files_deleted or 0 for v in vacuumed)} data files. Versions from before the "
-        f"erasure still hold the customer's rows until their files are older than "
-        f"{args.retain_hours:g}h and `lakehouse vacuum` runs; time travel to them ends then."
-    )
+    deleted = sum(v.files_deleted or 0 for v in vacuumed)
+    if args.retain_hours == 0:
+        print(
+            f"vacuum deleted {deleted} data files and the log before the erasure of "
+            f"{len(changed)} tables: no file of the warehouse holds the customer, and time "
+            "travel to those tables starts at the erasure"
+        )
+    else:
+        print(
+            f"vacuum (retain {args.retain_hours:g}h) deleted {deleted} data files. Versions "
+            f"from before the erasure still hold the customer's rows until their files are "
+            f"older than {args.retain_hours:g}h and `lakehouse vacuum` runs; time travel to "
+            "them ends then."
+        )
+    print("the customer is on the suppression list: later deliveries of theirs are not ingested")
     if erasure.landing_files:
         print("the landing zone still holds this customer's records in:")
         print("\n".join(f"  {path}" for path in erasure.landing_files))
@@ -484,6 +518,19 @@ def cmd_config(args: argparse.Namespace) -> int:
 def _location(config: Config, name: str) -> str:
     schema, table = name.split(".")
     return f"{config.paths.warehouse}/{schema}/{table}"
+
+
+def whole_hours(text: str) -> int:
+    """A retention in whole hours >= 0 (deltalake's vacuum counts whole hours only)."""
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if hours < 0 or not hours.is_integer():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a whole number of hours, 0 or more (vacuum keeps whole hours)"
+        )
+    return int(hours)
 
 
 def _is_override(item: str) -> bool:

@@ -23,6 +23,8 @@ from lakehouse.storage import file_names, is_s3, join, remove_file
 
 # Optional in the Delta protocol: it only saves readers a listing of the log.
 CHECKPOINT_HINT = "_last_checkpoint"
+LOG_RETENTION = "delta.logRetentionDuration"
+DEFAULT_LOG_RETENTION = "interval 30 days"
 
 
 def is_delta_table(location: str) -> bool:
@@ -145,6 +147,10 @@ class TableLog(Protocol):
     def compact(self, location: str) -> None:
         """Rewrite small data files into fewer large ones (a new version, same rows)."""
 
+    def purge_log(self, location: str) -> None:
+        """Remove every log entry before the current version (after an erasure with no
+        retention: old entries hold statistics and paths of the files that held the person)."""
+
 
 class DeltalakeLog:
     """The embedded engine's log operations."""
@@ -169,6 +175,17 @@ class DeltalakeLog:
 
     def compact(self, location: str) -> None:
         delta_table(location).optimize.compact()
+        drop_checkpoint_hint(location)
+
+    def purge_log(self, location: str) -> None:
+        # deltalake cleans only what the table's log retention lets it: retention zero for the
+        # clean-up, then the table's own setting again.
+        table = delta_table(location)
+        kept = table.metadata().configuration.get(LOG_RETENTION, DEFAULT_LOG_RETENTION)
+        table.alter.set_table_properties({LOG_RETENTION: "interval 0 seconds"})
+        table.create_checkpoint()
+        table.cleanup_metadata()
+        table.alter.set_table_properties({LOG_RETENTION: kept})
         drop_checkpoint_hint(location)
 
 
@@ -201,6 +218,11 @@ class SparkSqlLog:
 
     def compact(self, location: str) -> None:
         self.spark.sql(f"OPTIMIZE {_path_table(location)}")
+
+    def purge_log(self, location: str) -> None:
+        # delta-spark has no statement that cleans the log now (only at its next checkpoint,
+        # by the retention then in force), so the driver does it with deltalake, as on Sail.
+        DeltalakeLog().purge_log(location)
 
 
 def table_log(spark: SparkSession, engine: str) -> TableLog:

@@ -1,10 +1,12 @@
 """Right to erasure: remove one customer's rows from every table, bronze included.
 
-Rows are deleted with the same MERGE path as every write (a deletion scope and no new rows),
-so each table gets one new version. Old versions still hold the data until `vacuum` deletes
-their files; `erase` runs it with a configurable retention. The ledger records the erasure
-under a digest of the email, never the email itself. Files in the landing zone are outside
-the warehouse: the report names the ones holding the customer's records.
+People are matched by their normalised email (`lakehouse.identity`), so every spelling an
+export used is found. Rows are deleted with the same MERGE path as every write (a deletion
+scope and no new rows), so each table gets one new version. The person goes on the
+suppression list, so no later delivery brings them back. Old versions still hold the data
+until `vacuum` deletes their files; `erase` runs it with a configurable retention. The ledger
+records the erasure under a digest of the email, never the email itself. Files in the landing
+zone are outside the warehouse: the report names the ones holding the customer's records.
 """
 
 from __future__ import annotations
@@ -13,16 +15,25 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bronze.job import LANDING_TABLES, QUARANTINE
 from gold.job import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
-from lakehouse.catalog import TableSpec
+from lakehouse.catalog import TableSpec, ensure_properties
+from lakehouse.delta_log import table_version
+from lakehouse.identity import email_digest, email_identity, normalised_email
 from lakehouse.run import RunContext, TableResult
+from lakehouse.suppression import SUPPRESSION_LIST, emails_in
 from silver.changes import MOMENT
 from silver.job import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import FIELD_SEPARATOR
+
+__all__ = ["Erasure", "NothingToErase", "email_digest", "erase_customer", "erasure_plan"]
+
+
+class NothingToErase(LookupError):
+    """No table holds a row of that email (a typo, or erased already)."""
 
 
 @dataclass(frozen=True)
@@ -31,55 +42,124 @@ class Erasure:
     landing_files: list[str]
 
 
-def email_digest(email: str) -> str:
-    """How the ledger names an erased customer."""
-    return "sha256:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+@dataclass(frozen=True)
+class Planned:
+    """The rows of one table an erasure deletes."""
+
+    table: TableSpec
+    rows: DataFrame
 
 
 def customer_key(salt: str, email: str) -> str:
     """The pseudonym gold uses (the same as `silver.transforms.pseudonym`)."""
-    return hashlib.sha256(f"{salt}{FIELD_SEPARATOR}{email}".encode()).hexdigest()
+    return hashlib.sha256(f"{salt}{FIELD_SEPARATOR}{normalised_email(email)}".encode()).hexdigest()
+
+
+def erasure_plan(spark: SparkSession, salt: str, email: str, tables: set[str]) -> list[Planned]:
+    """The rows each existing table (of `tables`, qualified names) holds of the person."""
+    person = normalised_email(email)
+
+    def read(table: TableSpec) -> DataFrame | None:
+        return spark.table(table.qualified_name) if table.qualified_name in tables else None
+
+    def theirs(column: str) -> Callable[[DataFrame], DataFrame]:
+        return lambda rows: rows.where(email_identity(F.col(column)) == F.lit(person))
+
+    customers = read(LANDING_TABLES["customer"])
+    readings = read(LANDING_TABLES["accelerometer"])
+    # Step readings carry no identity: theirs are those at their serial numbers and times.
+    moments = None
+    if customers is not None and readings is not None:
+        pairs = (
+            theirs("email")(customers)
+            .select("serialNumber")
+            .distinct()
+            .crossJoin(
+                theirs("user")(readings)
+                .select(F.col("timestamp").alias("sensorReadingTime"))
+                .distinct()
+            )
+        )
+        moments = spark.createDataFrame(pairs.collect(), pairs.schema)  # before deleting
+
+    def at_moments(rows: DataFrame) -> DataFrame:
+        if moments is None:
+            return rows.limit(0)
+        return rows.join(moments, list(MOMENT), "left_semi")
+
+    def naming_them(rows: DataFrame) -> DataFrame:
+        return rows.where(F.array_contains(emails_in("raw"), person))
+
+    key = customer_key(salt, person)
+    steps: list[tuple[TableSpec, Callable[[DataFrame], DataFrame]]] = [
+        (LANDING_TABLES["step_trainer"], at_moments),
+        (LANDING_TABLES["customer"], theirs("email")),
+        (LANDING_TABLES["accelerometer"], theirs("user")),
+        (QUARANTINE, naming_them),
+        (CUSTOMER_TRUSTED, theirs("email")),
+        (ACCELEROMETER_TRUSTED, theirs("user")),
+        (STEP_TRAINER_TRUSTED, at_moments),
+        (CUSTOMER_CURATED, theirs("email")),
+        (MACHINE_LEARNING_CURATED, lambda rows: rows.where(F.col("customer_key") == key)),
+    ]
+    return [
+        Planned(table, select(frame))
+        for table, select in steps
+        if (frame := read(table)) is not None
+    ]
 
 
 def erase_customer(ctx: RunContext, email: str) -> Erasure:
-    customers = ctx.table(LANDING_TABLES["customer"]).where(F.col("email") == email)
-    readings = ctx.table(LANDING_TABLES["accelerometer"]).where(F.col("user") == email)
-    # Step readings carry no identity: theirs are those at their serial numbers and times.
-    moments = (
-        customers.select("serialNumber")
-        .distinct()
-        .crossJoin(readings.select(F.col("timestamp").alias("sensorReadingTime")).distinct())
+    """Delete the person's rows everywhere and put them on the suppression list.
+
+    Raises `NothingToErase` (and changes nothing) when no table holds a row of theirs.
+    """
+    plan = erasure_plan(ctx.spark, ctx.config.privacy.pseudonym_salt, email, set(ctx.ensured))
+    counts = {planned.table.qualified_name: planned.rows.count() for planned in plan}
+    if not any(counts.values()):
+        raise NothingToErase(
+            f"no table holds a row of {email_digest(email)} (emails are matched trimmed and "
+            "lower-cased): nothing was erased. Check the address, or `lakehouse runs` for an "
+            "earlier erasure"
+        )
+    files = sorted(
+        {
+            row[0]
+            for planned in plan
+            if planned.table in (LANDING_TABLES["customer"], LANDING_TABLES["accelerometer"])
+            for row in planned.rows.select("_source_file").distinct().collect()
+        }
     )
-    moments = ctx.spark.createDataFrame(moments.collect(), moments.schema)  # before deleting
-    files = sorted({row[0] for frame in (customers, readings) for row in _files(frame)})
-    key = customer_key(ctx.config.privacy.pseudonym_salt, email)
-
-    def at_moments(rows: DataFrame) -> DataFrame:
-        return rows.join(moments, list(MOMENT), "left_semi")
-
-    plan: list[tuple[TableSpec, Callable[[DataFrame], DataFrame]]] = [
-        (LANDING_TABLES["step_trainer"], at_moments),
-        (LANDING_TABLES["customer"], lambda rows: rows.where(F.col("email") == email)),
-        (LANDING_TABLES["accelerometer"], lambda rows: rows.where(F.col("user") == email)),
-        (QUARANTINE, lambda rows: rows.where(F.instr("raw", email) > 0)),
-        (CUSTOMER_TRUSTED, lambda rows: rows.where(F.col("email") == email)),
-        (ACCELEROMETER_TRUSTED, lambda rows: rows.where(F.col("user") == email)),
-        (STEP_TRAINER_TRUSTED, at_moments),
-        (CUSTOMER_CURATED, lambda rows: rows.where(F.col("email") == email)),
-        (MACHINE_LEARNING_CURATED, lambda rows: rows.where(F.col("customer_key") == key)),
+    suppress(ctx, email)
+    for planned in plan:  # rewritten files then carry no statistics that name the person
+        ensure_properties(ctx.spark, planned.table, ctx.warehouse)
+    results = [
+        delete_rows(ctx, planned)
+        if counts[planned.table.qualified_name]
+        else _untouched(ctx, planned)
+        for planned in plan
     ]
-    results = [delete_rows(ctx, table, select) for table, select in plan]
     return Erasure(results, files)
 
 
-def _files(rows: DataFrame) -> list[tuple[str]]:
-    return [tuple(row) for row in rows.select("_source_file").distinct().collect()]
+def suppress(ctx: RunContext, email: str) -> None:
+    """Put the person on the suppression list (first, so a crash cannot let them back in)."""
+    entry = ctx.spark.createDataFrame(
+        [(email_digest(email), ctx.started_at, ctx.run_id)],
+        "digest STRING, erased_at TIMESTAMP, run_id STRING",
+    )
+    ctx.merge(entry, SUPPRESSION_LIST)
 
 
-def delete_rows(
-    ctx: RunContext, table: TableSpec, select: Callable[[DataFrame], DataFrame]
-) -> TableResult:
-    """Delete the rows `select` picks: a MERGE with them as deletion scope and no new rows."""
-    target = ctx.table(table)
-    merge = ctx.merge(target.limit(0), table, scope=select(target).select(*table.keys))
+def delete_rows(ctx: RunContext, planned: Planned) -> TableResult:
+    """Delete the planned rows: a MERGE with them as deletion scope and no new rows."""
+    target = ctx.table(planned.table)
+    scope = planned.rows.select(*planned.table.keys)
+    merge = ctx.merge(target.limit(0), planned.table, scope=scope)
     return TableResult.of(merge, read=0)
+
+
+def _untouched(ctx: RunContext, planned: Planned) -> TableResult:
+    return TableResult.unchanged(
+        planned.table, table_version(planned.table.location(ctx.warehouse))
+    )

@@ -12,7 +12,7 @@ from lakehouse.delta_log import TableLog, is_delta_table, table_log, table_versi
 from lakehouse.history import table_spec
 from lakehouse.run import RunContext, TableResult
 
-DEFAULT_RETAIN_HOURS = 168.0
+DEFAULT_RETAIN_HOURS = 168
 
 
 class MaintenanceError(ValueError):
@@ -69,6 +69,18 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
         Vacuumed(name, log.vacuum(table_spec(name).location(ctx.warehouse), retain_hours))
         for name in tables
     ]
+
+
+def forget_history(ctx: RunContext, tables: list[str]) -> None:
+    """Remove every log entry before each table's current version (time travel ends here).
+
+    After an erasure with no retention, the old entries are the last place naming the files
+    that held the person (and, in tables made before statistics left out identifiers, their
+    values as min/max statistics).
+    """
+    log = log_of(ctx)
+    for name in tables:
+        log.purge_log(table_spec(name).location(ctx.warehouse))
 
 
 def log_of(ctx: RunContext) -> TableLog:

@@ -14,7 +14,8 @@ from lakehouse.config import Config
 from lakehouse.merge import MergeResult, append_into, merge_into
 
 # Bump when a rule that shapes silver or gold changes: the next run then rebuilds them in full.
-RULES_VERSION = 1
+# 2: emails are matched trimmed and lower-cased (`silver.transforms.normalised_email`).
+RULES_VERSION = 2
 
 
 @dataclass(frozen=True)

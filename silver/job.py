@@ -26,6 +26,7 @@ from silver.transforms import (
     trusted_accelerometer,
     trusted_customers,
     trusted_step_trainer,
+    with_normalised_email,
 )
 
 CUSTOMER_TRUSTED = TableSpec("silver", "customer_trusted", ("email",))
@@ -42,8 +43,18 @@ ACCELEROMETER = LANDING_TABLES["accelerometer"]
 STEP_TRAINER = LANDING_TABLES["step_trainer"]
 
 
+def customer_records(ctx: RunContext) -> DataFrame:
+    """bronze.customer_landing as silver and gold see it: one spelling of each email."""
+    return ctx.table(CUSTOMERS).transform(with_normalised_email("email"))
+
+
+def phone_readings(ctx: RunContext) -> DataFrame:
+    """bronze.accelerometer_landing as silver and gold see it: one spelling of each email."""
+    return ctx.table(ACCELEROMETER).transform(with_normalised_email("user"))
+
+
 def build_customer_trusted(ctx: RunContext) -> list[TableResult]:
-    landing = ctx.table(CUSTOMERS)
+    landing = customer_records(ctx)
     rule = trusted_customers(ctx.config.privacy.pseudonym_salt)
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
@@ -56,14 +67,14 @@ def build_customer_trusted(ctx: RunContext) -> list[TableResult]:
 
 
 def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
-    landing = ctx.table(ACCELEROMETER)
+    landing = phone_readings(ctx)
     rule = trusted_accelerometer(
         ctx.table(CUSTOMER_TRUSTED), consent_cutoff=ctx.config.privacy.consent_cutoff
     )
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
-        changed = changed_customers(ctx.table(CUSTOMERS), since)
+        changed = changed_customers(customer_records(ctx), since)
         leaving = changed.withColumnRenamed("email", "user")
         if increment.full:
             return landing.transform(rule), leaving
@@ -97,8 +108,8 @@ def touched_and_leaving_moments(
 ) -> tuple[DataFrame, DataFrame]:
     """Moments whose step readings may enter (new readings, changed customers) or leave
     (changed customers only)."""
-    customers = ctx.table(CUSTOMERS)
-    accelerometer = ctx.table(ACCELEROMETER)
+    customers = customer_records(ctx)
+    accelerometer = phone_readings(ctx)
     changed = changed_customers(customers, since_batch)
     touched = moments_of(touched_readings(accelerometer, changed, since_batch), customers)
     leaving = moments_of(readings_of_customers(accelerometer, changed), customers)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.identity import email_identity
+
 Transform = Callable[[DataFrame], DataFrame]
 
 CUSTOMER_COLUMNS = (
@@ -30,6 +32,15 @@ STEP_TRAINER_COLUMNS = ("reading_id", "sensorReadingTime", "serialNumber", "dist
 CONSENT = "shareWithResearchAsOfDate"
 FIELD_SEPARATOR = "\u001f"
 EARLIEST_BIRTH_DAY = "1900-01-01"
+
+
+def with_normalised_email(column: str) -> Transform:
+    """`column` (an email) replaced by its one spelling (`lakehouse.identity`)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.withColumn(column, email_identity(F.col(column)))
+
+    return transform
 
 
 def latest_record_per_customer(customers: DataFrame) -> DataFrame:

@@ -31,6 +31,10 @@ def landing_records(landing: Path, source: str) -> list[tuple[str, int, dict[str
                 continue
             if not isinstance(record, dict) or any(record.get(k) is None for k in required):
                 continue
+            # One person, however an export spelt the email (trimmed, lower-cased).
+            for key in ("email", "user"):
+                if isinstance(record.get(key), str):
+                    record[key] = record[key].strip(" \t\r\n").lower()
             if source == "accelerometer":
                 record["timestamp"] = record.get("timestamp", record.get("timeStamp"))
                 if record["timestamp"] is None:

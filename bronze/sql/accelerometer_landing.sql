@@ -16,4 +16,7 @@ CREATE TABLE IF NOT EXISTS bronze.accelerometer_landing (
   _rescued_data STRING
 )
 USING delta
-LOCATION '${location}';
+LOCATION '${location}'
+-- Per-file statistics (min/max values in the Delta log) only of columns that name nobody:
+-- an erased person's email, name or pseudonym must not survive in the log.
+TBLPROPERTIES ('delta.dataSkippingStatsColumns' = 'timestamp,x,y,z,_source_file,_source_checksum,_source_line,_batch,_ingestion_run_id,_ingested_at');

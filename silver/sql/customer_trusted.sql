@@ -14,4 +14,7 @@ CREATE TABLE IF NOT EXISTS silver.customer_trusted (
   shareWithFriendsAsOfDate BIGINT
 )
 USING delta
-LOCATION '${location}';
+LOCATION '${location}'
+-- Per-file statistics (min/max values in the Delta log) only of columns that name nobody:
+-- an erased person's email, name or pseudonym must not survive in the log.
+TBLPROPERTIES ('delta.dataSkippingStatsColumns' = 'serialNumber,registrationDate,lastUpdateDate,shareWithResearchAsOfDate,shareWithPublicAsOfDate,shareWithFriendsAsOfDate');

@@ -1,59 +1,137 @@
-"""Erase + vacuum: no data file in the warehouse holds the customer afterwards."""
+"""Erasure as an auditor tries it: no byte of the warehouse names the person afterwards,
+every spelling of their email is found, and no later delivery brings them back."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.cli import main
 from lakehouse.erasure import customer_key, email_digest
 from lakehouse.pipeline import run_pipeline
 from tests.conftest import rows
-from tests.lakehouse.test_consent_changes import NOBODY, held, land, land_a_and_b, reading, step
+from tests.lakehouse.test_consent_changes import customer, land, reading, step
 from tests.lakehouse.test_timetravel import overrides
 
+EMAIL = "Zelda.Quist@Example.com"
+NAME = "ZELDA.QUIST"  # `customer()` names a customer after the email's local part
 
-def values_in_data_files(warehouse: Path) -> set[object]:
-    """Every value of every Parquet data file in the warehouse, old versions included."""
-    found: set[object] = set()
-    for path in warehouse.rglob("*.parquet"):
-        for column in pq.read_table(path).columns:
-            found.update(
-                v if isinstance(v, str | int | float) else repr(v) for v in column.to_pylist()
-            )
+
+def traces_of(warehouse: Path, needles: list[str]) -> list[str]:
+    """Every file of the warehouse (data, log, checkpoints, checksums, scratch) naming any
+    needle, case-insensitively: in its raw bytes, or in any value of a Parquet file."""
+    wanted = [needle.lower() for needle in needles]
+    found = []
+    for path in sorted(p for p in warehouse.rglob("*") if p.is_file()):
+        text = path.read_bytes().lower()
+        if any(needle.encode() in text for needle in wanted):
+            found.append(str(path))
+            continue
+        if path.suffix == ".parquet":
+            values = repr(pq.read_table(path).to_pylist()).lower()
+            if any(needle in values for needle in wanted):
+                found.append(str(path))
     return found
 
 
-def test_erase_and_vacuum_leave_no_trace(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
+def land_zelda_and_b(config, days: int) -> None:  # type: ignore[no-untyped-def]
+    """Zelda (consenting) and B, her email spelt three ways, a bad line naming her, and a
+    reading a day for `days` days (so her tables pass Delta checkpoints)."""
+    land(config, "customer", "c1.json", customer(EMAIL, 100, 1000), customer("b@x", 100, 1000))
+    first = [reading(f"  {EMAIL.upper()}", 1500), reading(EMAIL.lower(), 2500)]
+    land(config, "accelerometer", "a1.json", *first, reading("b@x", 1600))
+    with open(Path(config.paths.landing, "accelerometer", "a1.json"), "a") as broken:
+        broken.write(f'{{"user": "{EMAIL}", "x": oops\n')
+    land(config, "step_trainer", "s1.json", *[step(t) for t in (1500, 1600, 2500)])
+    for day in range(days):
+        at = 10_000 + day
+        land(config, "accelerometer", f"a-{day:02d}.json", reading(EMAIL, at), reading("b@x", at))
+        land(config, "step_trainer", f"s-{day:02d}.json", step(at))
+
+
+def test_erase_leaves_no_byte_naming_the_person(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
     config = make_config()
-    land_a_and_b(config)
-    land(config, "accelerometer", "bad.json", reading("a@x", 1), '{"user": "a@x", "x": oops')  # type: ignore[arg-type]
-    run_pipeline(spark, config)
-    land(config, "step_trainer", "s2.json", step(3000))
-    run_pipeline(spark, config)
-    key = customer_key(config.privacy.pseudonym_salt, "a@x")
     warehouse = Path(config.paths.warehouse)
-    assert {"a@x", key} <= values_in_data_files(warehouse)
-
-    assert main(["erase", "--email", "a@x", "--retain-hours", "0", *overrides(config)]) == 0
-    out = capsys.readouterr().out
-    assert "accelerometer_trusted" in out and "the landing zone still holds" in out
-
-    assert held(spark) == NOBODY
-    assert rows(spark.table("bronze.customer_landing"), "email") == [("b@x",)]
-    assert rows(spark.table("bronze.step_trainer_landing"), "sensorReadingTime") == [
-        (1600,),
-        (2600,),
-        (3000,),
-    ]
-    found = values_in_data_files(warehouse)
-    assert not {"a@x", key} & found
-    assert not any(isinstance(v, str) and "a@x" in v for v in found)
-    ledger = rows(spark.table("ops.runs"), "command", "target")
-    assert ("erase", email_digest("a@x")) in ledger
-
-    # The erasure sticks: the next run does not bring the customer back from the landing zone.
+    land_zelda_and_b(config, days=0)
     run_pipeline(spark, config)
-    assert rows(spark.table("bronze.customer_landing"), "email") == [("b@x",)]
+    # A table made by an older DDL, with statistics of every column (so the email among them).
+    spark.sql(
+        "ALTER TABLE bronze.customer_landing "
+        "SET TBLPROPERTIES ('delta.dataSkippingStatsColumns' = 'customerName,email,phone')"
+    )
+    for day in range(11):  # eleven more runs: checkpoints in every table she is in
+        land(config, "accelerometer", f"a-{day:02d}.json", reading(EMAIL, 10_000 + day))
+        land(config, "step_trainer", f"s-{day:02d}.json", step(10_000 + day))
+        land(config, "customer", f"c-{day:02d}.json", customer(EMAIL, 200 + day, 1000))
+        run_pipeline(spark, config)
+    # What a killed run leaves behind: a scratch copy of raw records.
+    scratch = warehouse / "_staging" / "landing.customer"
+    scratch.mkdir(parents=True)
+    (scratch / "part-00000.json").write_text(json.dumps(customer(EMAIL, 1, 1)))
+    key = customer_key(config.privacy.pseudonym_salt, EMAIL)
+    needles = [EMAIL, key, NAME]
+    assert traces_of(warehouse, needles)  # the test can see her
+    assert list(warehouse.rglob("*.checkpoint.parquet"))
+
+    assert main(["erase", "--email", f" {EMAIL.upper()} ", "--dry-run", *overrides(config)]) == 0
+    planned = capsys.readouterr().out
+    assert "silver.accelerometer_trusted" in planned and "nothing was deleted" in planned
+    assert spark.table("silver.customer_trusted").count() == 2
+
+    assert (
+        main(["erase", "--email", f" {EMAIL.upper()} ", "--retain-hours", "0", *overrides(config)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "suppression list" in out and "the landing zone still holds" in out
+    assert traces_of(warehouse, needles) == []
+    assert rows(spark.table("silver.customer_trusted"), "email") == [("b@x",)]
+    assert rows(spark.table("bronze.step_trainer_landing"), "sensorReadingTime") == [(1600,)]
+    assert spark.table("bronze.quarantine").count() == 0
+    assert rows(spark.table("ops.suppression_list"), "digest") == [(email_digest(EMAIL),)]
+
+    # Redelivered, appended to, spelt otherwise: she does not come back.
+    with open(Path(config.paths.landing, "customer", "c1.json"), "a") as more:
+        more.write(json.dumps(customer("c@x", 100, 1000)) + "\n")
+    land(config, "accelerometer", "late.json", reading(f"{EMAIL.lower()} ", 20_000))
+    _, results = run_pipeline(spark, config)
+    notes = [note for result in results for note in result.notes]
+    assert any("erased customers not ingested" in note for note in notes)
+    assert {r[0] for r in rows(spark.table("bronze.customer_landing"), "email")} == {"b@x", "c@x"}
+    assert rows(spark.table("silver.customer_trusted"), "email") == [("b@x",), ("c@x",)]
+    assert traces_of(warehouse, needles) == []
+
+    # Erasing her again finds nothing: a clear failure, not a second "succeeded".
+    capsys.readouterr()
+    assert main(["erase", "--email", EMAIL, *overrides(config)]) == 1
+    assert "nothing was erased" in capsys.readouterr().err
+    statuses = rows(spark.table("ops.runs").where("command = 'erase'"), "status")
+    assert statuses == [("failed",), ("succeeded",)]
+
+
+def test_a_mistyped_email_erases_nothing_and_says_so(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
+    config = make_config()
+    land_zelda_and_b(config, days=1)
+    run_pipeline(spark, config)
+    before = rows(spark.table("silver.accelerometer_trusted"))
+    assert (
+        main(["erase", "--email", "zelda.quist@example.org", "--dry-run", *overrides(config)]) == 1
+    )
+    assert main(["erase", "--email", "zelda.quist@example.org", *overrides(config)]) == 1
+    assert "nothing was erased" in capsys.readouterr().err
+    assert rows(spark.table("silver.accelerometer_trusted")) == before
+    assert spark.table("ops.suppression_list").count() == 0
+
+
+@pytest.mark.parametrize("hours", ["0.9", "-5", "soon"])
+def test_retention_must_be_whole_hours(hours: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    for command in (["vacuum"], ["erase", "--email", "a@x"]):
+        with pytest.raises(SystemExit) as stopped:
+            main([*command, "--retain-hours", hours])
+        assert stopped.value.code == 2
+        err = capsys.readouterr().err
+        assert "--retain-hours" in err and "Traceback" not in err

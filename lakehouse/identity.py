@@ -1,0 +1,42 @@
+"""Who a record is about: one spelling of an email, and the digest that names a person.
+
+Every place that matches people uses `normalised_email` / `email_identity` (silver's joins,
+erasure, the suppression list, the consent audit), so `A@X.com ` and `a@x.com` are one
+customer everywhere. `email_digest` names a person where the email must not be stored (the
+run ledger, the suppression list).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+DIGEST_PREFIX = "sha256:"
+_DIGEST_CHARS = 16
+# What surrounds an email in some exports; bronze admits an email with it (see EMAIL_PATTERN).
+_PADDING = " \t\r\n"
+
+
+def normalised_email(email: str) -> str:
+    """The email trimmed and lower-cased."""
+    return email.strip(_PADDING).lower()
+
+
+def email_identity(email: Column) -> Column:
+    """`normalised_email` as a column expression."""
+    padding = "[ \\t\\r\\n]+"
+    return F.lower(F.regexp_replace(email, f"^{padding}|{padding}$", ""))
+
+
+def email_digest(email: str) -> str:
+    """How the ledger and the suppression list name a person (never the email itself)."""
+    digest = hashlib.sha256(normalised_email(email).encode()).hexdigest()
+    return DIGEST_PREFIX + digest[:_DIGEST_CHARS]
+
+
+def digest_of(email: Column) -> Column:
+    """`email_digest` as a column expression."""
+    digest = F.substring(F.sha2(email_identity(email), 256), 1, _DIGEST_CHARS)
+    return F.concat(F.lit(DIGEST_PREFIX), digest)

@@ -1,0 +1,58 @@
+"""The suppression list: erased people, by digest, kept out of every later delivery.
+
+An erasure deletes a person's rows, but their records are still in the landing files (the
+lakehouse does not own those) and may be delivered again, or a file holding them may change
+and so count as a new delivery. Bronze therefore drops, before anything is written, every
+record, reading and quarantined line that names an email whose digest is on the list.
+
+The digest is of the normalised email (trimmed, lower-cased): the list holds no email, and
+the same person matches however an export spells them. It is the digest the run ledger uses
+to name an erasure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse.catalog import TableSpec
+from lakehouse.identity import digest_of
+
+SUPPRESSION_LIST = TableSpec("ops", "suppression_list", ("digest",), package="lakehouse")
+# Something that looks like an email inside a raw line that did not parse.
+EMAIL_IN_TEXT = r"[^@\s\"'{}\[\],:;<>()]+@[^@\s\"'{}\[\],:;<>()]+"
+Transform = Callable[[DataFrame], DataFrame]
+
+
+def without_suppressed(column: str, suppressed: DataFrame) -> Transform:
+    """Rows whose email `column` is not on the list (`suppressed`: its `digest` column)."""
+
+    def transform(rows: DataFrame) -> DataFrame:
+        digests = F.broadcast(suppressed.select(F.col("digest").alias("_suppressed")))
+        return rows.join(digests, digest_of(F.col(column)) == F.col("_suppressed"), "left_anti")
+
+    return transform
+
+
+def without_suppressed_text(column: str, keys: tuple[str, ...], suppressed: DataFrame) -> Transform:
+    """Rows (lines that did not parse, unique by `keys`) whose text `column` names no email
+    on the list."""
+
+    def transform(rows: DataFrame) -> DataFrame:
+        # Exploded rather than a lambda over the array: the embedded engine cannot resolve a
+        # table's columns inside a lambda ("No field named ...").
+        tokens = rows.select(*keys, F.explode(emails_in(column)).alias("_email"))
+        digests = F.broadcast(suppressed.select(F.col("digest").alias("_suppressed")))
+        named = tokens.join(
+            digests, digest_of(F.col("_email")) == F.col("_suppressed"), "left_semi"
+        )
+        return rows.join(named.select(*keys).distinct(), list(keys), "left_anti")
+
+    return transform
+
+
+def emails_in(column: str) -> Column:
+    """The emails a text names, normalised (the pattern admits no surrounding spaces)."""
+    return F.regexp_extract_all(F.lower(F.col(column)), F.lit(EMAIL_IN_TEXT), 0)
