@@ -15,6 +15,17 @@ from pyspark.sql import functions as F
 from lakehouse.config import Config
 from silver.transforms import latest_record_per_customer, with_customer_key
 
+# Every table the audit reads: the checked silver and gold tables and the bronze truth.
+AUDITED_TABLES = (
+    "bronze.customer_landing",
+    "bronze.accelerometer_landing",
+    "silver.customer_trusted",
+    "silver.accelerometer_trusted",
+    "silver.step_trainer_trusted",
+    "gold.customer_curated",
+    "gold.machine_learning_curated",
+)
+
 
 @dataclass(frozen=True)
 class Violation:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyspark.sql import functions as F
 
@@ -60,15 +60,38 @@ def forget_files_not_in(ctx: RunContext, table: TableSpec) -> None:
 class Vacuumed:
     table: str
     files_deleted: int | None
+    version_before: int | None = None
+    version_after: int | None = None
+
+    def result(self) -> TableResult:
+        """The ledger line: it names the vacuum's run beside its commits in `history`."""
+        return TableResult(self.table, 0, 0, 0, 0, 0, self.version_after, self.version_before)
 
 
 def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacuumed]:
     """Physically delete data files no version within `retain_hours` needs."""
     log = log_of(ctx)
-    return [
-        Vacuumed(name, log.vacuum(table_spec(name).location(ctx.warehouse), retain_hours))
-        for name in tables
+    done = []
+    for name in tables:
+        location = table_spec(name).location(ctx.warehouse)
+        before = table_version(location)
+        deleted = log.vacuum(location, retain_hours)
+        done.append(Vacuumed(name, deleted, before, table_version(location)))
+    return done
+
+
+def with_vacuum(results: list[TableResult], vacuumed: list[Vacuumed]) -> list[TableResult]:
+    """`results` with each vacuumed table's newest version: one ledger line per table.
+
+    A table the vacuum left at its version (nothing to delete) gets no line of its own.
+    """
+    after = {v.table: v for v in vacuumed}
+    merged = [
+        replace(r, version=after.pop(r.table).version_after) if r.table in after else r
+        for r in results
     ]
+    moved = [v.result() for v in after.values() if v.version_after != v.version_before]
+    return merged + moved
 
 
 def log_of(ctx: RunContext) -> TableLog:

@@ -166,6 +166,15 @@ def subfolders(folder: str) -> list[str]:
     return sorted(names)
 
 
+def remove_file(path: str) -> None:
+    """Delete one file (nothing happens if it does not exist)."""
+    if not is_s3(path):
+        Path(path).unlink(missing_ok=True)
+        return
+    bucket, key = split_s3(path)
+    s3_client().delete_object(Bucket=bucket, Key=key)
+
+
 def remove_tree(folder: str) -> None:
     """Delete `folder` and everything below it (nothing happens if it does not exist)."""
     if not is_s3(folder):
