@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from deltalake.exceptions import DeltaError
 from pyspark.sql import functions as F
 
 from bronze.job import INGESTED_FILES, LANDING_TABLES, QUARANTINE
@@ -32,7 +33,16 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
     before = table_version(location)
     if before is None or not 0 <= version <= before:
         raise MaintenanceError(f"{table.qualified_name} has versions 0 to {before}, not {version}")
-    log_of(ctx).restore(location, version)
+    try:
+        log_of(ctx).restore(location, version)
+    except DeltaError as error:
+        # deltalake refuses (and writes nothing) when the version's files were vacuumed.
+        if "missing file" not in str(error).lower():
+            raise
+        raise MaintenanceError(
+            f"version {version} of {table.qualified_name} lost its data files to vacuum: "
+            "restore a newer version (`lakehouse history` lists them)"
+        ) from None
     bronze_tables = {spec.qualified_name: spec for spec in (*LANDING_TABLES.values(), QUARANTINE)}
     if table.qualified_name in bronze_tables:
         forget_files_not_in(ctx, bronze_tables[table.qualified_name])

@@ -79,6 +79,10 @@ READING = [
     "EXPLAIN EXTENDED SELECT * FROM gold.customer_curated",
     "VALUES (1), (2)",
     "SELECT 1;",
+    "/* DELETE FROM gold.customer_curated */ SELECT 1",
+    "SELECT 1 -- ; DROP TABLE gold.customer_curated",
+    "SELECT '; DROP TABLE gold.customer_curated' AS text",
+    "SELECT `delete` FROM (SELECT 1 AS `delete`)",
 ]
 WRITING = [
     "DELETE FROM gold.customer_curated WHERE email = 'x'",
@@ -104,6 +108,7 @@ WRITING = [
     "SELECT * INTO gold.copy FROM gold.customer_curated",
     "EXPLAIN DELETE FROM gold.customer_curated",
     "SELECT 1; DROP TABLE gold.customer_curated",
+    "delete /* quiet */ from gold.customer_curated",
     "SELEC 1",  # not parseable: fail safe
     "",
 ]
@@ -271,6 +276,12 @@ def test_vacuumed_versions_and_vacuum_runs(site: Path, capsys: Capture) -> None:
     old = "SELECT max(email) FROM gold.customer_curated VERSION AS OF 1"
     assert main(["sql", old, *overrides(site)]) == 1
     assert "lost its data files to `lakehouse vacuum`" in one_line(capsys)
+    assert main(["diff", "gold.customer_curated", "1", "2", *overrides(site)]) == 1
+    assert "lost its data files" in one_line(capsys)
+    before = listing(site / "wh" / "gold" / "customer_curated")
+    assert main(["restore", "gold.customer_curated", "1", *overrides(site)]) == 1
+    assert "lost its data files to vacuum" in one_line(capsys)
+    assert listing(site / "wh" / "gold" / "customer_curated") == before
 
     # The vacuum is a run of its own, and its commits name it.
     assert main(["runs", *overrides(site)]) == 0
@@ -294,6 +305,8 @@ def test_audit_of_an_empty_warehouse_is_no_pass(tmp_path: Path, capsys: Capture)
 def test_history_of_an_unknown_version_target(site: Path, capsys: Capture) -> None:
     assert main(["diff", "gold.customer_curated", "0", "no-such-run", *overrides(site)]) == 1
     assert "lakehouse runs" in one_line(capsys)
+    assert main(["diff", "gold.customer_curated", "0", "99", *overrides(site)]) == 1
+    assert "no such table version" in one_line(capsys)
     assert main(["history", "gold.nothing", *overrides(site)]) == 1
     assert "no table gold.nothing" in one_line(capsys)
 
