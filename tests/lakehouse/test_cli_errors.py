@@ -144,6 +144,7 @@ READ_COMMANDS = [
     ["diff", "gold.customer_curated", "0", "1"],
     ["sql", "SELECT count(*) FROM gold.customer_curated"],
     ["sql", "SELECT 1"],
+    ["sql", "SELECT 1", "--allow-writes"],  # a query stays a query
     ["sql", "SELECT count(*) FROM gold.customer_curated", "--as-of", "0"],
     ["audit", "consent"],
     ["ddl"],
@@ -194,6 +195,10 @@ def test_sql_refuses_statements_that_write(site: Path, capsys: Capture) -> None:
     assert "cannot tell whether this statement only reads" in one_line(capsys)
     assert main(["sql", "SELECT 1; SELECT 2", *overrides(site)]) == 2
     assert "one at a time" in one_line(capsys)
+    delete = ["sql", "DELETE FROM gold.customer_curated", "--allow-writes", "--as-of", "0"]
+    assert main([*delete, *overrides(site)]) == 2
+    assert "--as-of reads the past" in one_line(capsys)
+    assert listing(site) == before
 
 
 def test_sql_writes_under_the_lock_and_in_the_ledger(site: Path, capsys: Capture) -> None:
