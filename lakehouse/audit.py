@@ -20,6 +20,17 @@ from silver.transforms import (
     with_normalised_email,
 )
 
+# Every table the audit reads: the checked silver and gold tables and the bronze truth.
+AUDITED_TABLES = (
+    "bronze.customer_landing",
+    "bronze.accelerometer_landing",
+    "silver.customer_trusted",
+    "silver.accelerometer_trusted",
+    "silver.step_trainer_trusted",
+    "gold.customer_curated",
+    "gold.machine_learning_curated",
+)
+
 
 @dataclass(frozen=True)
 class Violation:

@@ -3,6 +3,13 @@ vacuum, erase, audit, quarantine, ddl, config.
 
 Hydra overrides (`key=value`) follow the subcommand, for example
 `lakehouse run paths.landing=/data/landing paths.warehouse=/data/wh`.
+
+Exit status: 0 done (also when a reader such as `head` closes the output early); 1 failed: a
+run failed, the audit found violations, or what was asked for is not there (a table, a
+version, a run, data to audit) or the engine rejects the query; 2 configuration or usage
+error, reported before anything is written (a bad key, an unreachable bucket, a statement that
+writes without --allow-writes, a sample that would mix with another); 3 busy: another run
+holds the warehouse. Mistakes are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,24 +17,37 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from omegaconf import OmegaConf
+from pyspark.sql import DataFrame, SparkSession
 
+from bronze.job import INGESTED_FILES
 from bronze.replay import quarantine_summary, replay_quarantine
-from lakehouse.audit import consent_violations
+from lakehouse.audit import AUDITED_TABLES, consent_violations
 from lakehouse.aws import prepared_environment
 from lakehouse.catalog import attach_warehouse
-from lakehouse.config import Config, ConfigError, load_config, require_landing
+from lakehouse.config import (
+    STORAGE_ERRORS,
+    Config,
+    ConfigError,
+    load_config,
+    require_landing,
+    storage_error,
+)
 from lakehouse.ddl import DIALECTS, ddl_script
-from lakehouse.delta_log import table_log, table_version
+from lakehouse.delta_log import commits_metrics, is_delta_table, table_log, table_version
 from lakehouse.engine import open_session
 from lakehouse.erasure import NothingToErase, email_digest, erase_customer, erasure_plan
-from lakehouse.generate import GenerateOptions, generate
+from lakehouse.errors import QueryError, UsageError, query_errors
+from lakehouse.generate import SOURCES, GenerateOptions, clashes, generate, is_generated_name
 from lakehouse.glue import catalog_table
 from lakehouse.history import UnknownTable, run_listing, table_history, table_spec
 from lakehouse.lock import WarehouseBusy
@@ -37,10 +57,13 @@ from lakehouse.maintenance import (
     forget_history,
     restore,
     vacuum,
+    with_vacuum,
 )
 from lakehouse.pipeline import operation, run_pipeline, select_jobs
 from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
-from lakehouse.storage import is_s3, upload_tree
+from lakehouse.run import TableResult
+from lakehouse.statements import Statements, parse_statements
+from lakehouse.storage import folder_exists, remove_file, upload_tree
 from lakehouse.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
 
 log = logging.getLogger("lakehouse")
@@ -72,9 +95,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    except (AsOfError, MaintenanceError, NothingToErase, UnknownTable) as error:
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (AsOfError, MaintenanceError, NothingToErase, UnknownTable, QueryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader stopped early (`| head`): its right, not a failure of this command.
+        _discard_stdout()
+        return 0
     except WarehouseBusy as error:
         print(f"busy: {error}", file=sys.stderr)
         return EXIT_BUSY
@@ -114,6 +144,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--malformed", type=int, default=0, help="bad lines to add to each source (default 0)"
     )
+    gen.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite a different sample already in the landing zone (or ingested from it); "
+        "bronze then holds both",
+    )
     gen.add_argument("overrides", nargs="*", metavar="key=value")
     gen.set_defaults(command=cmd_generate)
 
@@ -133,6 +169,12 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv"), default="table")
     sql.add_argument(
         "--max-rows", type=int, default=100, help="rows shown in table format (default 100)"
+    )
+    sql.add_argument(
+        "--allow-writes",
+        action="store_true",
+        help="run a statement that writes (INSERT, DELETE, MERGE, DROP, ...) under the "
+        "warehouse lock, recorded in the run ledger",
     )
     sql.add_argument(
         "--as-of",
@@ -254,24 +296,56 @@ def cmd_generate(args: argparse.Namespace) -> int:
         serial_bug=args.serial_bug,
         malformed=args.malformed,
     )
+    landing = config.paths.landing
     with TemporaryDirectory(prefix="stedi-sample-") as scratch:
-        # Remote landing zones get the sample the way real files arrive: written, then landed.
-        local = Path(scratch) if is_s3(config.paths.landing) else Path(config.paths.landing)
+        # Written aside first, then landed the way real files arrive, so it can be compared with
+        # what the landing zone holds and the warehouse ingested before anything is replaced.
         try:
-            report = generate(local, options)
+            report = generate(Path(scratch), options)
         except ValueError as error:
             raise ConfigError(str(error)) from error
-        if is_s3(config.paths.landing):
-            with prepared_environment(config):
-                upload_tree(local, config.paths.landing)
+        ingested = _ingested_files(config)
+        with prepared_environment(config), _storage_errors(f"cannot write to {landing}"):
+            found = clashes(Path(scratch), landing, ingested)
+            if found and not args.replace:
+                raise UsageError(
+                    f"{found[0].path} {found[0].why} ({len(found)} such files): {landing} "
+                    "already holds or fed another sample, and this one would mix with it in "
+                    "bronze. Generate into a new paths.landing (with a new paths.warehouse), "
+                    "or add --replace to overwrite it anyway"
+                )
+            landed = upload_tree(Path(scratch), landing)
+            for clash in found:
+                if clash.path not in landed.uploaded:
+                    remove_file(clash.path)  # another generation's file this one lacks
+    changes = report.files - len(SOURCES) * options.files
     print(
-        f"wrote {report.files} files to {config.paths.landing}: "
+        f"wrote {report.files} files to {landing} ({options.files} per source"
+        + (f" and {changes} of consent changes" if changes else "")
+        + f"; {len(landed.skipped)} of them already there with the same content): "
         f"{report.customer_records} customer records ({report.customers} customers), "
         f"{report.accelerometer_readings} accelerometer and "
         f"{report.step_trainer_readings} step-trainer readings, "
         f"{report.malformed_lines} malformed lines"
     )
     return 0
+
+
+def _ingested_files(config: Config) -> dict[str, set[str]]:
+    """Path -> checksums of the generated-name files the warehouse's file ledger holds."""
+    location = INGESTED_FILES.location(config.paths.warehouse)
+    warehouse = config.paths.warehouse
+    with prepared_environment(config), _storage_errors(f"cannot read {warehouse}"):
+        # boto3 first: it names a missing bucket, where deltalake only says "Generic S3 error".
+        if not folder_exists(warehouse) or not is_delta_table(location):
+            return {}
+    ingested: dict[str, set[str]] = {}
+    with open_session(config) as spark:
+        rows = spark.read.format("delta").load(location).select("source", "file", "checksum")
+        for source, path, checksum in rows.collect():
+            if is_generated_name(source, str(path).rsplit("/", 1)[-1]):
+                ingested.setdefault(path, set()).add(checksum)
+    return ingested
 
 
 def cmd_land(args: argparse.Namespace) -> int:
@@ -281,7 +355,7 @@ def cmd_land(args: argparse.Namespace) -> int:
     if not args.source.is_dir():
         raise ConfigError(f"{args.source} is not a folder: give the folder holding customer/, ...")
     target = args.target or config.paths.landing
-    with prepared_environment(config):
+    with prepared_environment(config), _storage_errors(f"cannot write to {target}"):
         landed = upload_tree(args.source, target)
     print(
         f"landed {len(landed.uploaded)} files in {target} "
@@ -290,9 +364,22 @@ def cmd_land(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _storage_errors(what: str) -> Iterator[None]:
+    """A bucket, region, endpoint or credential that does not answer is a configuration error."""
+    try:
+        yield
+    except STORAGE_ERRORS as error:
+        raise storage_error(what, error) from error
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config) as spark:
+    statements = parse_statements(args.query)
+    _check_runnable(statements, args)
+    with open_session(config) as spark, query_errors():
+        if not statements.read_only:
+            return _run_writes(spark, config, statements, args)
         tables = attach_warehouse(spark, config.paths.warehouse)
         query = args.query
         if args.as_of:
@@ -300,16 +387,104 @@ def cmd_sql(args: argparse.Namespace) -> int:
             query = rewrite_query(query, config.paths.warehouse, tables, as_of)
         result = spark.sql(query)
         if args.format == "csv":
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(result.columns)
-            writer.writerows(tuple(row) for row in result.toLocalIterator())
+            _write_csv(result)
             return 0
         columns = result.columns
         rows = [tuple(row) for row in result.limit(args.max_rows + 1).collect()]
-    print(format_table(columns, rows[: args.max_rows]))
-    if len(rows) > args.max_rows:
-        print(f"(first {args.max_rows} rows shown; --max-rows shows more, --format csv all)")
+    _print_rows(columns, rows, args.max_rows)
     return 0
+
+
+def _check_runnable(statements: Statements, args: argparse.Namespace) -> None:
+    """Refuse, before the engine starts, what `sql` must not run as given."""
+    if statements.count == 0:
+        raise UsageError("no SQL statement given")
+    if statements.count > 1:
+        raise UsageError(
+            f"{statements.count} statements given ({'; '.join(statements.kinds)}): the engine "
+            "runs one at a time, so give each its own `lakehouse sql`"
+        )
+    if statements.read_only:
+        return
+    if statements.parse_error and not args.allow_writes:
+        raise UsageError(
+            f"cannot tell whether this statement only reads (the SQL parser says: "
+            f"{statements.parse_error}): fix it, or add --allow-writes to run it as a write "
+            "under the warehouse lock, recorded in the run ledger"
+        )
+    if not args.allow_writes:
+        named = f" {', '.join(statements.tables)}" if statements.tables else ""
+        raise UsageError(
+            f"{statements.kinds[0]}{named} writes, and `lakehouse sql` only reads unless given "
+            "--allow-writes (which runs it under the warehouse lock, recorded in the run ledger)"
+        )
+    if args.as_of:
+        raise UsageError("--as-of reads the past; a statement that writes cannot use it")
+
+
+def _run_writes(
+    spark: SparkSession, config: Config, statements: Statements, args: argparse.Namespace
+) -> int:
+    """Run a writing statement as an operation: locked, and in the ledger by kind and digest."""
+    with operation(spark, config, "sql", statements.summary) as (ctx, results):
+        named = [name for name in statements.tables if name in ctx.ensured]
+        before = {name: table_version(_location(config, name)) for name in named}
+        result = spark.sql(args.query)
+        columns = result.columns
+        rows = [tuple(row) for row in result.limit(args.max_rows + 1).collect()] if columns else []
+        results.extend(_changes(config, statements.kinds[0], before))
+    if columns:
+        _print_rows(columns, rows, args.max_rows)
+    changed = ", ".join(f"{r.table} {r.version_before} -> {r.version}" for r in results)
+    print(
+        f"{statements.kinds[0]} recorded as run {ctx.run_id} "
+        f"({'versions: ' + changed if changed else 'no warehouse table changed'})"
+    )
+    return 0
+
+
+def _changes(config: Config, kind: str, before: dict[str, int | None]) -> list[TableResult]:
+    """What a statement did to each table it names that moved, from its commits' metrics."""
+    done = []
+    for name, version in before.items():
+        location = _location(config, name)
+        after = table_version(location)
+        if after != version:
+            metrics = commits_metrics(location, -1 if version is None else version)
+            done.append(_statement_result(name, kind, version, after, metrics))
+    return done
+
+
+def _statement_result(
+    name: str, kind: str, before: int | None, after: int | None, metrics: dict[str, Any]
+) -> TableResult:
+    def total(*keys: str) -> int:
+        return int(sum(metrics.get(key, 0) for key in keys))
+
+    # Only an INSERT's written rows are all new; a DELETE or UPDATE also rewrites kept rows.
+    written = total("numOutputRows") if kind.startswith("INSERT") else 0
+    return TableResult(
+        name,
+        read=total("numSourceRows"),
+        inserted=total("numTargetRowsInserted") + written,
+        updated=total("numTargetRowsUpdated", "numUpdatedRows"),
+        deleted=total("numTargetRowsDeleted", "numDeletedRows"),
+        quarantined=0,
+        version=after,
+        version_before=before,
+    )
+
+
+def _write_csv(result: DataFrame) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(result.columns)
+    writer.writerows(tuple(row) for row in result.toLocalIterator())
+
+
+def _print_rows(columns: list[str], rows: list[tuple[object, ...]], max_rows: int) -> None:
+    print(format_table(columns, rows[:max_rows]))
+    if len(rows) > max_rows:
+        print(f"(first {max_rows} rows shown; --max-rows shows more, --format csv all)")
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
@@ -357,7 +532,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config) as spark:
+    with open_session(config) as spark, query_errors():
         tables = attach_warehouse(spark, config.paths.warehouse)
         if args.table not in tables:
             print(f"error: no table {args.table}: `lakehouse tables` lists them", file=sys.stderr)
@@ -389,11 +564,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_vacuum(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
     target = f"retain {args.retain_hours:g}h"
-    with (
-        open_session(config) as spark,
-        operation(spark, config, "vacuum", target) as (ctx, _),
-    ):
-        done = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
+    with open_session(config) as spark:
+        if not attach_warehouse(spark, config.paths.warehouse):
+            print(f"nothing to vacuum: no tables in {config.paths.warehouse}")
+            return 0
+        with operation(spark, config, "vacuum", target) as (ctx, results):
+            done = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
+            results.extend(with_vacuum([], done))
     rows = [(v.table, "?" if v.files_deleted is None else v.files_deleted) for v in done]
     print(format_table(("table", "files deleted"), rows))
     print(
@@ -419,11 +596,11 @@ def cmd_erase(args: argparse.Namespace) -> int:
         operation(spark, config, "erase", digest) as (ctx, results),
     ):
         erasure = erase_customer(ctx, args.email)
-        results.extend(erasure.results)
         vacuumed = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
         changed = [r.table for r in erasure.results if r.deleted]
         if args.retain_hours == 0:
             forget_history(ctx, changed)
+        results.extend(with_vacuum(erasure.results, vacuumed))
     rows = [(r.table, r.deleted, r.version) for r in erasure.results]
     print(format_table(("table", "rows deleted", "version"), rows))
     print(f"recorded as run {ctx.run_id}, customer {digest} (the email is not stored)")
@@ -450,8 +627,15 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     config = load_config(args.overrides)
-    with open_session(config) as spark:
-        attach_warehouse(spark, config.paths.warehouse)
+    with open_session(config) as spark, query_errors():
+        missing = sorted(set(AUDITED_TABLES) - set(attach_warehouse(spark, config.paths.warehouse)))
+        if missing:
+            print(
+                f"error: nothing to audit: {config.paths.warehouse} has no {', '.join(missing)}; "
+                "run `lakehouse run` first",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of) if args.as_of else None
         label = as_of.label if as_of else "now"
         violations = consent_violations(spark, config, as_of)
@@ -531,6 +715,15 @@ def whole_hours(text: str) -> int:
             f"{text!r}: give a whole number of hours, 0 or more (vacuum keeps whole hours)"
         )
     return int(hours)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit cannot fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (captured output): nothing will be flushed to the pipe
 
 
 def _is_override(item: str) -> bool:

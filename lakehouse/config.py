@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
@@ -23,6 +24,9 @@ ENGINES = ("sail", "spark")
 STORAGE_KINDS = ("local", "s3")
 CATALOG_KINDS = ("local", "glue")
 CONF_DIR_ENV = "LAKEHOUSE_CONF_DIR"
+# What boto3 raises when a bucket, region, endpoint or credential is wrong (uploads wrap
+# ClientError in boto3's own S3UploadFailedError).
+STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
 
 
 class ConfigError(ValueError):
@@ -317,12 +321,18 @@ def require_landing(config: Config) -> str:
                 "writes sample data there)"
             )
         folder_exists(config.paths.warehouse)
-    except (BotoCoreError, ClientError) as error:
-        raise ConfigError(
-            f"cannot read {landing} or {config.paths.warehouse}: {error}. Check storage.bucket, "
-            "storage.region, storage.endpoint_url and the AWS credentials (standard chain)"
-        ) from error
+    except STORAGE_ERRORS as error:
+        raise storage_error(f"cannot read {landing} or {config.paths.warehouse}", error) from error
     return landing
+
+
+def storage_error(what: str, error: Exception) -> ConfigError:
+    """The configuration message for a store that does not answer (bucket, region, keys)."""
+    detail = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return ConfigError(
+        f"{what}: {detail}. Check storage.bucket, storage.region, storage.endpoint_url and "
+        "the AWS credentials (standard chain)"
+    )
 
 
 def _local_path(key: str, value: str, base_dir: Path) -> Path:

@@ -16,12 +16,16 @@ Output is streamed file by file, so tens of millions of readings need little mem
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from lakehouse.storage import join, list_files, read_chunks
 
 FIRST_NAMES = ("Santosh", "Sarah", "Ben", "Jo", "Frank", "Lyn", "Danny", "Chris", "Eric", "Spencer")
 LAST_NAMES = (
@@ -40,6 +44,9 @@ SHARED_SERIALS = 5  # the fulfilment bug's serial numbers; also the size of a sa
 BASE_TIME = 1_655_000_000_000  # 2022-06-12, epoch ms
 DAY = 86_400_000
 READING_INTERVAL = 1_000
+SOURCES = ("customer", "accelerometer", "step_trainer")
+# Every generated file is `<source>/<source>-NNNN.json`; a new generation replaces these only.
+GENERATED_NAME = "{source}-[0-9][0-9][0-9][0-9].json"
 MALFORMED_LINES = (
     "this is not json",
     '{"truncated": ',
@@ -85,10 +92,10 @@ def generate(landing: Path, options: GenerateOptions) -> GenerateReport:
         raise ValueError("--customers, --readings-per-customer and --files must be at least 1")
     rng = random.Random(options.seed)
     serials = [_serial(rng) for _ in range(SHARED_SERIALS)]
-    folders = {name: landing / name for name in ("customer", "accelerometer", "step_trainer")}
+    folders = {name: landing / name for name in SOURCES}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob(f"{folder.name}-[0-9][0-9][0-9][0-9].json"):
+        for old in folder.glob(GENERATED_NAME.format(source=folder.name)):
             old.unlink()
 
     counts = {"customer": 0, "accelerometer": 0, "step_trainer": 0}
@@ -122,13 +129,63 @@ def generate(landing: Path, options: GenerateOptions) -> GenerateReport:
             out.writelines(json.dumps(record) + "\n" for record in updates)
         counts["customer"] += len(updates)
     return GenerateReport(
-        files=sum(len(list(folder.glob("*.json"))) for folder in folders.values()),
+        # A file per source and group, and one of consent changes (other files are not ours).
+        files=len(folders) * options.files + (1 if updates else 0),
         customers=options.customers,
         customer_records=counts["customer"],
         accelerometer_readings=counts["accelerometer"],
         step_trainer_readings=counts["step_trainer"],
         malformed_lines=3 * options.malformed,
     )
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A file that shows a landing zone already holds, or fed, a different sample."""
+
+    path: str
+    why: str
+
+
+def clashes(sample: Path, landing: str, ingested: Mapping[str, set[str]]) -> list[Clash]:
+    """Where writing the `sample` folder into `landing` would mix two different samples.
+
+    Generated names are reused by every generation, so another seed's files would replace
+    these under the same names and bronze would ingest them as new deliveries beside the old.
+    A clash is a generated file in the landing zone that differs from (or is not part of) the
+    sample, or a sample file whose name the warehouse ingested with other content
+    (`ingested`: path -> checksums in the file ledger). The same sample again has none.
+    """
+    new = {
+        join(landing, path.relative_to(sample).as_posix()): _checksum(str(path))
+        for path in sorted(sample.rglob("*.json"))
+    }
+    found = []
+    for source in SOURCES:
+        for stored in list_files(join(landing, source), ".json"):
+            if not is_generated_name(source, stored.path.rsplit("/", 1)[-1]):
+                continue
+            if stored.path not in new:
+                found.append(Clash(stored.path, "left there by another generation"))
+            elif _checksum(stored.path) != new[stored.path]:
+                found.append(Clash(stored.path, "holds another sample's content"))
+    for path, checksum in new.items():
+        if path in ingested and checksum not in ingested[path]:
+            found.append(Clash(path, "the warehouse ingested other content under this name"))
+    return found
+
+
+def _checksum(path: str) -> str:
+    # The file ledger's checksum: SHA-256 of the bytes.
+    digest = hashlib.sha256()
+    for chunk in read_chunks(path):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_generated_name(source: str, name: str) -> bool:
+    """Whether `name` (a file in `<landing>/<source>/`) is named like a generated file."""
+    return fnmatch.fnmatchcase(name, GENERATED_NAME.format(source=source))
 
 
 def _serial(rng: random.Random) -> str:

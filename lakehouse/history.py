@@ -68,9 +68,19 @@ def run_listing(spark: SparkSession, warehouse: str, limit: int = 50) -> Rows:
         )
         .orderBy(F.col("started_at").desc())
         .limit(limit)
+        # As epoch microseconds: shown in UTC, like `history`, whatever the machine's zone.
+        .withColumn("started_at", F.unix_micros("started_at"))
         .select(*columns)
     )
-    return columns, [tuple(row) for row in runs.collect()]
+    start = columns.index("started_at")
+    return columns, [
+        (*row[:start], utc_text(row[start] / 1e6), *row[start + 1 :]) for row in runs.collect()
+    ]
+
+
+def utc_text(epoch_seconds: float) -> str:
+    """`2026-11-23T01:02:03+00:00`: how the listings show a moment."""
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="seconds")
 
 
 def table_history(spark: SparkSession, log: TableLog, warehouse: str, name: str) -> Rows:
@@ -83,11 +93,17 @@ def table_history(spark: SparkSession, log: TableLog, warehouse: str, name: str)
         made = (
             spark.table(RUN_TABLES.qualified_name)
             .where(
-                (F.col("table_name") == name) & (F.col("version_after") != F.col("version_before"))
+                (F.col("table_name") == name)
+                & F.col("version_after").isNotNull()
+                & ~F.col("version_after").eqNullSafe(F.col("version_before"))
             )
-            .select("version_after", "run_id")
+            .select("version_before", "version_after", "run_id")
         )
-        runs = {int(row[0]): row[1] for row in made.collect()}
+        # A run holds the warehouse lock, so every version between the one it found and the one
+        # it left is its own: a vacuum's START and END commits, several commits of one job.
+        for before, after, run_id in made.collect():
+            first = 0 if before is None else int(before) + 1
+            runs.update(dict.fromkeys(range(first, int(after) + 1), run_id))
     rows = []
     for commit in log.history(location):
         version = int(commit["version"])
@@ -95,6 +111,6 @@ def table_history(spark: SparkSession, log: TableLog, warehouse: str, name: str)
         shown = ", ".join(
             f"{label} {metrics[key]}" for key, label in METRICS_SHOWN if key in metrics
         )
-        at = datetime.fromtimestamp(commit["timestamp"] / 1000, UTC).isoformat(timespec="seconds")
+        at = utc_text(commit["timestamp"] / 1000)
         rows.append((version, at, commit.get("operation", ""), shown, runs.get(version, "")))
     return ("version", "timestamp", "operation", "metrics", "run_id"), sorted(rows, reverse=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from deltalake.exceptions import DeltaError
 from pyspark.sql import functions as F
 
 from bronze.job import INGESTED_FILES, LANDING_TABLES, QUARANTINE
@@ -32,7 +33,16 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
     before = table_version(location)
     if before is None or not 0 <= version <= before:
         raise MaintenanceError(f"{table.qualified_name} has versions 0 to {before}, not {version}")
-    log_of(ctx).restore(location, version)
+    try:
+        log_of(ctx).restore(location, version)
+    except DeltaError as error:
+        # deltalake refuses (and writes nothing) when the version's files were vacuumed.
+        if "missing file" not in str(error).lower():
+            raise
+        raise MaintenanceError(
+            f"version {version} of {table.qualified_name} lost its data files to vacuum: "
+            "restore a newer version (`lakehouse history` lists them)"
+        ) from None
     bronze_tables = {spec.qualified_name: spec for spec in (*LANDING_TABLES.values(), QUARANTINE)}
     if table.qualified_name in bronze_tables:
         forget_files_not_in(ctx, bronze_tables[table.qualified_name])
@@ -60,15 +70,38 @@ def forget_files_not_in(ctx: RunContext, table: TableSpec) -> None:
 class Vacuumed:
     table: str
     files_deleted: int | None
+    version_before: int | None = None
+    version_after: int | None = None
+
+    def result(self) -> TableResult:
+        """The ledger line: it names the vacuum's run beside its commits in `history`."""
+        return TableResult(self.table, 0, 0, 0, 0, 0, self.version_after, self.version_before)
 
 
 def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacuumed]:
     """Physically delete data files no version within `retain_hours` needs."""
     log = log_of(ctx)
-    return [
-        Vacuumed(name, log.vacuum(table_spec(name).location(ctx.warehouse), retain_hours))
-        for name in tables
+    done = []
+    for name in tables:
+        location = table_spec(name).location(ctx.warehouse)
+        before = table_version(location)
+        deleted = log.vacuum(location, retain_hours)
+        done.append(Vacuumed(name, deleted, before, table_version(location)))
+    return done
+
+
+def with_vacuum(results: list[TableResult], vacuumed: list[Vacuumed]) -> list[TableResult]:
+    """`results` with each vacuumed table's newest version: one ledger line per table.
+
+    A table the vacuum left at its version (nothing to delete) gets no line of its own.
+    """
+    after = {v.table: v for v in vacuumed}
+    merged = [
+        replace(r, version=after.pop(r.table).version_after) if r.table in after else r
+        for r in results
     ]
+    moved = [v.result() for v in after.values() if v.version_after != v.version_before]
+    return merged + moved
 
 
 def forget_history(ctx: RunContext, tables: list[str]) -> None:
