@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import Config
+from lakehouse.secrets import with_pseudonym_salt
 from lakehouse.timetravel import AsOf, AsOfError, read_as_of
 from silver.transforms import (
     latest_record_per_customer,
@@ -52,6 +53,7 @@ def consent_violations(
     def read(name: str) -> DataFrame:
         return read_as_of(spark, config.paths.warehouse, name, as_of)
 
+    config = with_pseudonym_salt(config, create=False)
     cutoff = config.privacy.consent_cutoff
     consenting = (
         read("bronze.customer_landing")

@@ -62,6 +62,7 @@ from lakehouse.maintenance import (
 from lakehouse.pipeline import operation, run_pipeline, select_jobs
 from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
 from lakehouse.run import TableResult
+from lakehouse.secrets import AUTO, with_pseudonym_salt
 from lakehouse.statements import Statements, parse_statements
 from lakehouse.storage import folder_exists, remove_file, upload_tree
 from lakehouse.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
@@ -586,7 +587,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if args.dry_run:
         with open_session(config) as spark:
             tables = set(attach_warehouse(spark, config.paths.warehouse))
-            plan = erasure_plan(spark, config.privacy.pseudonym_salt, args.email, tables)
+            salt = with_pseudonym_salt(config, create=False).privacy.pseudonym_salt
+            plan = erasure_plan(spark, salt, args.email, tables)
             counts = [(p.table.qualified_name, p.rows.count()) for p in plan]
         print(format_table(("table", "rows to delete"), counts))
         print(f"dry run: nothing was deleted (customer {digest})")
@@ -695,7 +697,10 @@ def cmd_ddl(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    print(OmegaConf.to_yaml(OmegaConf.structured(load_config(args.overrides))), end="")
+    shown = OmegaConf.structured(load_config(args.overrides))
+    if shown.privacy.pseudonym_salt != AUTO:
+        shown.privacy.pseudonym_salt = "***"  # a secret: never printed
+    print(OmegaConf.to_yaml(shown), end="")
     return 0
 
 

@@ -78,11 +78,16 @@ class PathsConfig:
     warehouse: str = MISSING
 
 
+# Salts that appeared in this project's configuration: never a secret.
+PUBLIC_SALTS = ("stedi-lakehouse-default-salt",)
+
+
 @dataclass
 class PrivacyConfig:
     # Keep only readings taken at or after the customer's research-consent time.
     consent_cutoff: bool = True
-    # Mixed into the pseudonymous customer key so it cannot be rebuilt from an email alone.
+    # Mixed into the pseudonymous customer key so it cannot be rebuilt from an email alone;
+    # `auto`: a random secret kept with the warehouse (`lakehouse.secrets`).
     pseudonym_salt: str = MISSING
 
 
@@ -204,7 +209,16 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
         "use 0 (one bronze file per landing file) or a size in MB such as 512",
     )
     if not config.privacy.pseudonym_salt.strip():
-        raise ConfigError("privacy.pseudonym_salt is empty: set it to a secret, non-empty string")
+        raise ConfigError(
+            "privacy.pseudonym_salt is empty: set it to a secret, non-empty string, or to auto "
+            "(a random secret kept with the warehouse)"
+        )
+    if config.privacy.pseudonym_salt in PUBLIC_SALTS:
+        raise ConfigError(
+            "privacy.pseudonym_salt is a value published with this project, so anyone could "
+            "turn an email into its pseudonym: set your own secret (LAKEHOUSE_PSEUDONYM_SALT) "
+            "or auto (a random secret kept with the warehouse)"
+        )
     if config.catalog.kind not in CATALOG_KINDS:
         raise ConfigError(
             f"catalog.kind={config.catalog.kind!r} is not supported: "

@@ -23,6 +23,7 @@ from lakehouse.lock import warehouse_lock
 from lakehouse.progress import Progress
 from lakehouse.run import RunContext, TableJob, TableResult
 from lakehouse.scratch import STAGING
+from lakehouse.secrets import with_pseudonym_salt
 from lakehouse.storage import join, remove_tree
 from silver.job import JOBS as SILVER_JOBS
 
@@ -82,6 +83,7 @@ def operation(
         # Scratch copies hold raw records; a killed run leaves its copies behind, and no other
         # writer can be using them while this one holds the warehouse.
         remove_tree(join(warehouse, STAGING))
+        config = with_pseudonym_salt(config, create=True)
         attached = attach_warehouse(spark, warehouse)
         batch = latest_batch(spark, warehouse) + 1
         ctx = RunContext(spark, config, run_id, now, batch, ensured=set(attached))

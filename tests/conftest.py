@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -19,6 +20,9 @@ from lakehouse.config import Config, load_config
 from lakehouse.engine import open_session
 
 ROOT = Path(__file__).resolve().parents[1]
+# One known salt for every test, in process and in subprocesses, so tests can compute the
+# expected pseudonyms; `test_secrets` covers the default (`auto`, a per-warehouse secret).
+os.environ.setdefault("LAKEHOUSE_PSEUDONYM_SALT", "tests-only-salt")
 
 
 @pytest.fixture(scope="session")
