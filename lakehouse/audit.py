@@ -1,4 +1,5 @@
-"""Consent audit: does every silver and gold row belong to a customer who consented then?
+"""Consent audit: does every silver and gold row belong to a customer who consented then,
+and is every erased person (the suppression list) gone from bronze, silver and gold?
 
 The truth is recomputed from bronze as of the same point: each customer's latest record must
 carry a research-consent date, and with the cutoff every reading must be taken at or after it.
@@ -7,13 +8,16 @@ Rows are checked table by table with anti-joins; violations are counted and samp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import Config
+from lakehouse.identity import digest_of
 from lakehouse.secrets import with_pseudonym_salt
+from lakehouse.suppression import SUPPRESSION_LIST
 from lakehouse.timetravel import AsOf, AsOfError, read_as_of
 from silver.transforms import (
     latest_record_per_customer,
@@ -30,6 +34,16 @@ AUDITED_TABLES = (
     "silver.step_trainer_trusted",
     "gold.customer_curated",
     "gold.machine_learning_curated",
+)
+
+
+# Tables naming people by email, and the column that does.
+NAMING_TABLES = (
+    ("bronze.customer_landing", "email"),
+    ("bronze.accelerometer_landing", "user"),
+    ("silver.customer_trusted", "email"),
+    ("silver.accelerometer_trusted", "user"),
+    ("gold.customer_curated", "email"),
 )
 
 
@@ -119,6 +133,15 @@ def consent_violations(
             "record_id",
         ),
     }
+    erased = _suppression_list(spark, read, as_of)
+    if erased is not None:
+        # Erased people must be nowhere: their digest is all the list keeps of them.
+        for table, column in NAMING_TABLES:
+            named = read(table).select(digest_of(F.col(column)).alias("digest"))
+            checks[f"{table} (erased person)"] = (
+                named.join(erased, "digest", "left_semi"),
+                "digest",
+            )
     found = []
     for table, (bad, key) in checks.items():
         count = bad.count()
@@ -126,3 +149,16 @@ def consent_violations(
             sample = [str(row[0]) for row in bad.select(key).limit(5).collect()]
             found.append(Violation(table, count, sample))
     return found
+
+
+def _suppression_list(
+    spark: SparkSession, read: Callable[[str], DataFrame], as_of: AsOf | None
+) -> DataFrame | None:
+    """The digests of the people erased by `as_of` (None: nobody, or no list yet)."""
+    name = SUPPRESSION_LIST.qualified_name
+    if not spark.catalog.tableExists(name):
+        return None
+    try:
+        return read(name).select("digest").distinct()
+    except AsOfError:  # the list did not exist yet at that point
+        return None

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
+from lakehouse.audit import consent_violations
 from lakehouse.cli import main
 from lakehouse.erasure import customer_key, email_digest
 from lakehouse.pipeline import run_pipeline
@@ -111,6 +112,16 @@ def test_erase_leaves_no_byte_naming_the_person(spark: SparkSession, make_config
     assert "nothing was erased" in capsys.readouterr().err
     statuses = rows(spark.table("ops.runs").where("command = 'erase'"), "status")
     assert statuses == [("failed",), ("succeeded",)]
+
+    # The audit names her wherever she turns up again, by digest only.
+    assert consent_violations(spark, config) == []
+    spark.sql(
+        "INSERT INTO bronze.accelerometer_landing VALUES "
+        f"('{EMAIL.upper()}', 1, 0.0, 0.0, 0.0, 'f', 'c', 1, 99, 'r', current_timestamp(), NULL)"
+    )
+    found = {v.table: v for v in consent_violations(spark, config)}
+    assert list(found) == ["bronze.accelerometer_landing (erased person)"]
+    assert found["bronze.accelerometer_landing (erased person)"].sample == [email_digest(EMAIL)]
 
 
 def test_a_mistyped_email_erases_nothing_and_says_so(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
