@@ -146,7 +146,7 @@ def consent_violations(
     for table, (bad, key) in checks.items():
         count = bad.count()
         if count:
-            sample = [str(row[0]) for row in bad.select(key).limit(5).collect()]
+            sample = [str(row[0]) for row in bad.select(key).distinct().limit(5).collect()]
             found.append(Violation(table, count, sample))
     return found
 
