@@ -3,6 +3,10 @@ vacuum, erase, audit, quarantine, ddl, config.
 
 Hydra overrides (`key=value`) follow the subcommand, for example
 `lakehouse run paths.landing=/data/landing paths.warehouse=/data/wh`.
+
+Exit status: 0 success, 1 failed, 2 configuration error, 3 warehouse busy, 130 stopped by
+Ctrl-C (SIGINT), 143 stopped by SIGTERM (the run is recorded as interrupted and the warehouse
+released; see `lakehouse.interrupt`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from lakehouse.erasure import email_digest, erase_customer
 from lakehouse.generate import GenerateOptions, generate
 from lakehouse.glue import catalog_table
 from lakehouse.history import UnknownTable, run_listing, table_history, table_spec
+from lakehouse.interrupt import interruptible
 from lakehouse.lock import WarehouseBusy
 from lakehouse.maintenance import DEFAULT_RETAIN_HOURS, MaintenanceError, restore, vacuum
 from lakehouse.pipeline import operation, run_pipeline, select_jobs
@@ -42,9 +47,15 @@ log = logging.getLogger("lakehouse")
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_BUSY = 3
+# Interrupted: 128 + the signal number (130 SIGINT, 143 SIGTERM), returned by `interruptible`.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; Ctrl-C and SIGTERM stop it cleanly with status 130 or 143."""
+    return interruptible(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     # Overrides may also follow options (`sql QUERY --format csv key=value`).
     args, extra = parser.parse_known_args(argv)
