@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -39,6 +40,7 @@ class Interrupted(BaseException):
         self.signum = signum
         self.name = signal.Signals(signum).name
         # Filled in by the operation that was running, for the message the user sees.
+        self.command = "run"
         self.run_id: str | None = None
         self.recorded = False
         super().__init__(self.name)
@@ -52,8 +54,8 @@ class Interrupted(BaseException):
             return f"interrupted: {self.name}; stopped before finishing"
         ledger = "recorded as interrupted" if self.recorded else "the next run records it"
         return (
-            f"interrupted: {self.name}; run {self.run_id} stopped ({ledger}), the warehouse is "
-            "released and the next run completes the work"
+            f"interrupted: {self.name}; {self.command} {self.run_id} stopped ({ledger}) and the "
+            "warehouse is released; running the command again completes the work"
         )
 
 
@@ -62,6 +64,7 @@ class _Handling:
     grace_seconds: float
     previous: dict[int, object] = field(default_factory=dict)
     previous_wakeup_fd: int = -1
+    previous_excepthook: Callable[[threading.ExceptHookArgs], object] | None = None
     read_fd: int = -1
     write_fd: int = -1
     first: int | None = None
@@ -87,7 +90,8 @@ def interruptible(command: Callable[[], int], grace_seconds: float = GRACE_SECON
     try:
         return command()
     except Interrupted as interruption:
-        print(interruption.message(), file=sys.stderr)
+        with suppress(OSError):  # stderr may be gone with the terminal that sent the signal
+            print(interruption.message(), file=sys.stderr)
         return interruption.exit_code
     finally:
         _uninstall(handling)
@@ -121,16 +125,32 @@ def _install(handling: _Handling) -> None:
     for signum in SIGNALS:
         signal.signal(signum, _raise)
     handling.previous_wakeup_fd = signal.set_wakeup_fd(handling.write_fd)
+    handling.previous_excepthook = threading.excepthook
+    threading.excepthook = _quiet_after_interrupt
     threading.Thread(target=_watch, args=(handling,), name="interrupt-watcher", daemon=True).start()
 
 
 def _uninstall(handling: _Handling) -> None:
     signal.set_wakeup_fd(handling.previous_wakeup_fd)
+    if handling.previous_excepthook is not None:
+        threading.excepthook = handling.previous_excepthook
     for signum, previous in handling.previous.items():
         signal.signal(signum, previous)  # type: ignore[arg-type]
     if handling.deadline is not None:
         handling.deadline.cancel()
     os.close(handling.write_fd)  # the watcher reads end-of-file and ends
+
+
+def _quiet_after_interrupt(args: threading.ExceptHookArgs) -> None:
+    """No traceback from a library thread that dies while an interrupted command tears down.
+
+    gRPC's channel thread can fail that way when the engine's client closes under a call
+    the interruption abandoned; the command's own one-line report says what happened.
+    """
+    if _last_signal is not None:
+        return
+    previous = _active.previous_excepthook if _active is not None else None
+    (previous or threading.__excepthook__)(args)
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:

@@ -95,7 +95,7 @@ def operation(
             if config.catalog.kind == "glue":
                 publish_to_glue(ctx)
         except Interrupted as interruption:
-            interruption.run_id = run_id
+            interruption.command, interruption.run_id = command, run_id
             _wind_down(ctx, command, target, results, interruption)
             raise
         except Exception as error:
