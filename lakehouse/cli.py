@@ -9,7 +9,9 @@ run failed, the audit found violations, or what was asked for is not there (a ta
 version, a run, data to audit) or the engine rejects the query; 2 configuration or usage
 error, reported before anything is written (a bad key, an unreachable bucket, a statement that
 writes without --allow-writes, a sample that would mix with another); 3 busy: another run
-holds the warehouse. Mistakes are one line on stderr, never a traceback.
+holds the warehouse; 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM (the run is
+recorded as interrupted and the warehouse released; see `lakehouse.interrupt`). Mistakes are
+one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from lakehouse.errors import QueryError, UsageError, query_errors
 from lakehouse.generate import SOURCES, GenerateOptions, clashes, generate, is_generated_name
 from lakehouse.glue import catalog_table
 from lakehouse.history import UnknownTable, run_listing, table_history, table_spec
+from lakehouse.interrupt import interruptible
 from lakehouse.lock import WarehouseBusy
 from lakehouse.maintenance import (
     DEFAULT_RETAIN_HOURS,
@@ -72,9 +75,15 @@ log = logging.getLogger("lakehouse")
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_BUSY = 3
+# Interrupted: 128 + the signal number (130 SIGINT, 143 SIGTERM), returned by `interruptible`.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; Ctrl-C and SIGTERM stop it cleanly with status 130 or 143."""
+    return interruptible(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     # Overrides may also follow options (`sql QUERY --format csv key=value`).
     args, extra = parser.parse_known_args(argv)

@@ -5,7 +5,9 @@ Only the entry point opens a session; jobs receive it. Nothing here runs at impo
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +17,9 @@ from pyspark.sql import SparkSession
 
 from lakehouse.aws import prepared_environment
 from lakehouse.config import Config, EngineConfig
+from lakehouse.interrupt import reclaim_signal_handlers
+
+log = logging.getLogger(__name__)
 
 # Readings are epoch milliseconds; show derived timestamps in UTC on every machine.
 SESSION_CONF = {"spark.sql.session.timeZone": "UTC"}
@@ -26,6 +31,11 @@ DELTA_SPARK_CONF = {
 
 
 GLUE_CLIENT_FACTORY = "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory"
+
+# The Connect client retries an unreachable server for over 10 minutes by default, which suits
+# a remote cluster. The embedded server runs in this process: unreachable means stopped, so a
+# few quick retries (about 1 s in all) are enough, and a stopped engine cannot hang a command.
+EMBEDDED_RETRIES, EMBEDDED_MAX_BACKOFF_MS = 3, 1000
 
 
 class EngineError(RuntimeError):
@@ -44,7 +54,10 @@ def open_session(config: Config) -> Iterator[SparkSession]:
             with _sail_session() as spark:
                 yield spark
         elif config.engine.name == "spark":
-            yield spark_session(config)
+            spark = spark_session(config)
+            # PySpark's SparkContext installs its own SIGINT handler (KeyboardInterrupt).
+            reclaim_signal_handlers()
+            yield spark
         else:
             raise EngineError(f"unknown engine {config.engine.name!r}")
 
@@ -82,6 +95,7 @@ def _flattened(options: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _sail_session() -> Iterator[SparkSession]:
     try:
         from pysail.spark import SparkConnectServer
+        from pyspark.sql.connect.client.retries import DefaultPolicy
     except ImportError as error:  # pragma: no cover - pysail is a hard dependency
         raise EngineError("engine=sail needs the pysail package: pip install pysail") from error
 
@@ -90,16 +104,52 @@ def _sail_session() -> Iterator[SparkSession]:
     server = SparkConnectServer(ip="127.0.0.1", port=0)
     server.start(background=True)
     _, port = server.listening_address
-    # create(), not getOrCreate(): another open session (a notebook, a test) must not be reused.
-    spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create()
     try:
+        # create(), not getOrCreate(): another open session (a notebook, a test) must not be reused.
+        spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create()
+    except BaseException:
+        server.stop()
+        raise
+    try:
+        retries = DefaultPolicy(max_retries=EMBEDDED_RETRIES, max_backoff=EMBEDDED_MAX_BACKOFF_MS)
+        spark.client.set_retry_policies([retries])
         for key, value in SESSION_CONF.items():
             spark.conf.set(key, value)
+        # The server has answered, so its own SIGINT handler is installed by now: take SIGINT
+        # back, or Ctrl-C would stop the server under the running command (see interrupt.py).
+        reclaim_signal_handlers()
         yield spark
+    except BaseException:
+        # Whatever stops the command (an error, Ctrl-C) leaves no query running on the engine.
+        interrupt_engine(spark)
+        raise
     finally:
         # The client must stop first: stopping the server under a live client hangs exit.
         spark.stop()
         server.stop()
+
+
+def interrupt_engine(spark: SparkSession) -> bool:
+    """Cancel every query this session still runs on the engine; False if it did not answer.
+
+    Best effort: it never raises.
+    """
+    try:
+        cancelled = spark.interruptAll()
+    except Exception as error:
+        log.warning("could not cancel the engine's running queries: %s", brief(error))
+        return False
+    if cancelled:
+        log.info("cancelled %d running engine operation(s)", len(cancelled))
+    return True
+
+
+def brief(error: BaseException) -> str:
+    """One line for a log (a gRPC error's text spans lines: keep its details)."""
+    text = str(error)
+    details = re.search(r'details = "([^"]*)"', text)
+    line = details.group(1) if details else (text.strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {line}"
 
 
 def spark_session(config: Config) -> SparkSession:

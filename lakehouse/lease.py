@@ -26,6 +26,7 @@ from lakehouse.storage import s3_client, split_s3
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.5
+_STOP_SECONDS = 5.0
 
 
 class LeaseHeld(RuntimeError):
@@ -48,10 +49,11 @@ def s3_lease(
         time.sleep(_POLL_SECONDS)
         etag = _acquire(client, bucket, key, body, lease_seconds)
     renewer = _Renewer(client, bucket, key, body, etag, lease_seconds)
-    renewer.start()
     try:
+        renewer.start()
         yield
     finally:
+        # On Ctrl-C too: the lease must go now, not expire after lease_seconds.
         renewer.stop()
         _release(client, bucket, key, renewer.etag)
 
@@ -115,7 +117,10 @@ class _Renewer(threading.Thread):
 
     def stop(self) -> None:
         self.stopped.set()
-        self.join()
+        if self.is_alive():
+            # A renewal in flight finishes first, so the release below uses the newest ETag;
+            # a store that does not answer must not hold up an interrupted run for long.
+            self.join(timeout=_STOP_SECONDS)
 
 
 def _precondition_failed(error: botocore.exceptions.ClientError) -> bool:

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.catalog import TableSpec
 from lakehouse.config import Config
+from lakehouse.interrupt import Interrupted
 from lakehouse.run import RunContext, TableResult
 
 RUNS = TableSpec("ops", "runs", ("run_id",), package="lakehouse")
@@ -85,13 +86,19 @@ def record_end(
         "run_id": ctx.run_id,
         "command": command,
         "target": target,
-        "status": "failed" if error else "succeeded",
+        "status": _status(error),
         "started_at": ctx.started_at,
         "ended_at": datetime.now(UTC),
         "config_digest": config_digest(ctx.config),
         "error": f"{type(error).__name__}: {error}"[:2000] if error else None,
     }
     _write_runs(ctx, [ended])
+
+
+def _status(error: BaseException | None) -> str:
+    if error is None:
+        return "succeeded"
+    return "interrupted" if isinstance(error, Interrupted) else "failed"
 
 
 def _write_runs(ctx: RunContext, rows: list[dict[str, object]]) -> None:

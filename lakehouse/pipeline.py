@@ -16,8 +16,10 @@ from gold.job import JOBS as GOLD_JOBS
 from lakehouse.catalog import attach_warehouse
 from lakehouse.compaction import compact_small_files
 from lakehouse.config import Config, ConfigError, require_landing
+from lakehouse.engine import brief, interrupt_engine
 from lakehouse.glue import catalog_table, register_tables
 from lakehouse.history import table_spec
+from lakehouse.interrupt import Interrupted
 from lakehouse.ledger import record_end, record_start
 from lakehouse.lock import warehouse_lock
 from lakehouse.progress import Progress
@@ -72,8 +74,9 @@ def operation(
 ) -> Iterator[tuple[RunContext, list[TableResult]]]:
     """Hold the warehouse, give the work a context, and record it in the run ledger.
 
-    The caller appends what it did to the results list; a failure is recorded and re-raised.
-    A crash (a kill) records nothing: the next operation marks the run interrupted.
+    The caller appends what it did to the results list; a failure is recorded and re-raised,
+    and so is an interruption (Ctrl-C, SIGTERM: status `interrupted`). A crash (a kill) records
+    nothing: the next operation marks the run interrupted.
     """
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -93,10 +96,37 @@ def operation(
             yield ctx, results
             if config.catalog.kind == "glue":
                 publish_to_glue(ctx)
+        except Interrupted as interruption:
+            interruption.command, interruption.run_id = command, run_id
+            _wind_down(ctx, command, target, results, interruption)
+            raise
         except Exception as error:
             record_end(ctx, command, target, results, error)
             raise
         record_end(ctx, command, target, results)
+
+
+def _wind_down(
+    ctx: RunContext,
+    command: str,
+    target: str,
+    results: list[TableResult],
+    interruption: Interrupted,
+) -> None:
+    """After Ctrl-C or SIGTERM, while the warehouse is still held: stop, record, tidy up.
+
+    The engine's queries are cancelled first, so nothing this run started can commit once the
+    lock is released. Recording is best effort: when the engine cannot do it, the next run's
+    `record_start` marks this run interrupted.
+    """
+    if interrupt_engine(ctx.spark):
+        try:
+            record_end(ctx, command, target, results, interruption)
+            interruption.recorded = True
+        except Exception as error:
+            log.warning("could not record run %s as interrupted: %s", ctx.run_id, brief(error))
+    # A cancelled write may have left a scratch copy behind after its own cleanup ran.
+    remove_tree(join(ctx.warehouse, STAGING))
 
 
 def publish_to_glue(ctx: RunContext) -> dict[str, str]:

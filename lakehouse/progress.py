@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO
 
+from lakehouse.interrupt import Interrupted
 from lakehouse.run import TableResult
 
 log = logging.getLogger("lakehouse")
@@ -35,9 +36,10 @@ class Progress:
             log.info("%s: started", label)
         try:
             yield
-        except BaseException:
+        except BaseException as error:
             if self.interactive:
-                self.stream.write(" failed\n")
+                outcome = "interrupted" if isinstance(error, Interrupted) else "failed"
+                self.stream.write(f" {outcome}\n")
             raise
         seconds = time.perf_counter() - started
         if self.interactive:
