@@ -7,7 +7,7 @@ SAMPLE_READINGS ?= 50
 # e.g. JUPYTER_ARGS="--no-browser --port 8890" (or --allow-root in a container)
 JUPYTER_ARGS ?=
 
-.PHONY: demo test lint notebooks bench install install-dev clean
+.PHONY: demo test lint notebooks bench soak install install-dev clean
 
 ## demo: install, generate sample data, run every layer, list the tables
 demo: install
@@ -32,6 +32,13 @@ SCALE ?= S
 REPEATS ?= 3
 bench: install-dev
 	$(BIN)/python -m benchmarks.bench --scale $(SCALE) --repeats $(REPEATS)
+
+## soak: DAYS simulated days of scheduled runs, a fresh process each (cron-like); per run: wall
+## time, peak RSS, rows per table, Delta log size. Writes benchmarks/results/soak-$(DAYS).json
+DAYS ?= 30
+SEED ?= 1
+soak: install-dev
+	$(BIN)/python -m benchmarks.soak --days $(DAYS) --seed $(SEED)
 
 ## lint: ruff (lint + format check) and mypy
 lint: install-dev

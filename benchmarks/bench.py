@@ -18,6 +18,7 @@ headline. `--skip spark` leaves out a peer (e.g. on machines without Java).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -78,10 +79,28 @@ class Measurement:
 
 def measure(command: list[str], log: Path) -> Measurement:
     """Run `command` to completion; its wall time, CPU time and the tree's peak RSS."""
+    measured, code = measure_any(command, log)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({code}); see {log}")
+    return measured
+
+
+def measure_any(
+    command: list[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    timeout_s: float | None = None,
+) -> tuple[Measurement, int]:
+    """`measure`, whatever the exit status (returned too); `env` adds environment variables.
+
+    A command still running after `timeout_s` is killed with its children (exit -9).
+    """
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("w") as out:
-        process = psutil.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=_env())
+        process = psutil.Popen(
+            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**_env(), **(env or {})}
+        )
         peak, cpu = 0, {}
         while process.poll() is None:
             tree = [process, *process.children(recursive=True)]
@@ -94,15 +113,18 @@ def measure(command: list[str], log: Path) -> Measurement:
                 except psutil.NoSuchProcess:
                     pass
             peak = max(peak, rss)
+            if timeout_s is not None and time.perf_counter() - started > timeout_s:
+                for member in reversed(tree):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        member.kill()
             time.sleep(0.02)
     wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}); see {log}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     waited = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     # Descendants that were waited for are in the rusage; others only in the samples.
     cpu_s = max(waited, sum(cpu.values()))
-    return Measurement(round(wall, 2), round(cpu_s, 2), round(peak / 2**20, 1))
+    measured = Measurement(round(wall, 2), round(cpu_s, 2), round(peak / 2**20, 1))
+    return measured, int(process.returncode)
 
 
 def median(runs: list[Measurement]) -> dict[str, float]:

@@ -6,7 +6,11 @@ Every commit passes a checkpoint before and after it (`before:silver.customer_tr
 wildcards allowed) acts there, as chosen by `LAKEHOUSE_FAULT_ACTION`:
 - `kill` (default): SIGKILL the process, as a crash or an OOM kill would;
 - `raise`: raise `InjectedFault`, so tests can crash a run in-process many times cheaply;
-- `stall`: sleep `LAKEHOUSE_FAULT_STALL_SECONDS` (default 5), as a slow store would.
+- `stall`: sleep `LAKEHOUSE_FAULT_STALL_SECONDS` (default 5), as a slow store would;
+- `interrupt`: raise `KeyboardInterrupt`, as Python's own SIGINT handler does on Ctrl-C
+  (in-process: a real SIGINT would also shut the embedded engine's server down);
+- `sigint`: send the process SIGINT, as Ctrl-C in a terminal does (for runs in their own
+  process; whatever handles SIGINT then runs).
 Unset, a checkpoint costs one environment lookup.
 """
 
@@ -35,5 +39,10 @@ def checkpoint(point: str) -> None:
         raise InjectedFault(point)
     if action == "stall":
         time.sleep(float(os.environ.get(STALL_ENV, "5")))
+        return
+    if action == "interrupt":
+        raise KeyboardInterrupt(point)
+    if action == "sigint":
+        os.kill(os.getpid(), signal.SIGINT)
         return
     os.kill(os.getpid(), signal.SIGKILL)
