@@ -24,6 +24,7 @@ from lakehouse.storage import file_names, is_s3, join, remove_file
 # Optional in the Delta protocol: it only saves readers a listing of the log.
 CHECKPOINT_HINT = "_last_checkpoint"
 LOG_RETENTION = "delta.logRetentionDuration"
+CHECKPOINT_INTERVAL = "delta.checkpointInterval"
 DEFAULT_LOG_RETENTION = "interval 30 days"
 
 
@@ -159,23 +160,28 @@ class DeltalakeLog:
         return [dict(commit) for commit in delta_table(location).history()]
 
     def restore(self, location: str, version: int) -> None:
-        delta_table(location).restore(version)
-        drop_checkpoint_hint(location)
+        table = delta_table(location)
+        before = table.version()
+        table.restore(version)
+        _checkpoint_as_the_engine_would(location, before)
 
     def vacuum(self, location: str, retain_hours: float) -> int | None:
         table = delta_table(location)
+        before = table.version()
         deleted = table.vacuum(
             retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
         )
         # The embedded engine never removes expired log entries itself (delta-spark does, at
         # checkpoints): without this the log of a scheduled table grows without end.
         table.cleanup_metadata()
-        drop_checkpoint_hint(location)
+        _checkpoint_as_the_engine_would(location, before)
         return len(deleted)
 
     def compact(self, location: str) -> None:
-        delta_table(location).optimize.compact()
-        drop_checkpoint_hint(location)
+        table = delta_table(location)
+        before = table.version()
+        table.optimize.compact()
+        _checkpoint_as_the_engine_would(location, before)
 
     def purge_log(self, location: str) -> None:
         # deltalake cleans only what the table's log retention lets it: retention zero for the
@@ -187,6 +193,20 @@ class DeltalakeLog:
         table.cleanup_metadata()
         table.alter.set_table_properties({LOG_RETENTION: kept})
         drop_checkpoint_hint(location)
+
+
+def _checkpoint_as_the_engine_would(location: str, before: int) -> None:
+    """After commits made with deltalake (which writes no checkpoint of its own): a checkpoint
+    when they passed a multiple of the table's checkpoint interval, as the engine's would.
+
+    Otherwise a table maintained often (a vacuum adds two commits, compaction one) goes long
+    stretches without one, and every reader replays ever more commits.
+    """
+    table = delta_table(location)
+    interval = int(table.metadata().configuration.get(CHECKPOINT_INTERVAL, "10"))
+    if table.version() // interval > before // interval:
+        table.create_checkpoint()
+    drop_checkpoint_hint(location)
 
 
 class SparkSqlLog:

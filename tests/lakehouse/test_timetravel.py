@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.cli import main
+from lakehouse.delta_log import DeltalakeLog
 from lakehouse.pipeline import run_pipeline
 from lakehouse.timetravel import (
     AsOfError,
@@ -234,3 +235,22 @@ def test_vacuumed_versions_get_a_sentence_not_an_engine_error(  # type: ignore[n
     assert "no longer retained" in capsys.readouterr().err
     assert main(["sql", query, "--as-of", "99", *overrides(config)]) == 1
     assert "has versions up to" in capsys.readouterr().err
+
+
+def test_maintenance_commits_keep_checkpoints_coming(spark: SparkSession, make_config):  # type: ignore[no-untyped-def]
+    """Restores, vacuums and compactions commit through deltalake, which writes no checkpoint:
+    the lakehouse writes one where the engine would have, and every version stays readable."""
+    config = make_config()
+    land_a_and_b(config)
+    run_pipeline(spark, config)
+    location = str(Path(config.paths.warehouse, "silver", "customer_trusted"))
+    for restore in range(10):  # versions 2 to 11: back to empty, then to A, and so on
+        DeltalakeLog().restore(location, restore % 2)
+    checkpoints = delta_log_files(config, "silver.customer_trusted", ".checkpoint.parquet")
+    assert [path.name.split(".")[0] for path in checkpoints] == [f"{10:020d}"]
+    assert not delta_log_files(config, "silver.customer_trusted", "_last_checkpoint")
+    counts = [
+        spark.sql(f"SELECT * FROM silver.customer_trusted VERSION AS OF {v}").count()
+        for v in range(12)
+    ]
+    assert counts == [0, 1] * 6
