@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.aws import prepared_environment
 from lakehouse.config import Config, EngineConfig
-from lakehouse.interrupt import reclaim_signal_handlers
+from lakehouse.interrupt import reclaim_signal_handlers, was_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ GLUE_CLIENT_FACTORY = "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHi
 # a remote cluster. The embedded server runs in this process: unreachable means stopped, so a
 # few quick retries (about 1 s in all) are enough, and a stopped engine cannot hang a command.
 EMBEDDED_RETRIES, EMBEDDED_MAX_BACKOFF_MS = 3, 1000
+# After Ctrl-C or SIGTERM, how long closing the client may take before the server stops anyway.
+CLIENT_STOP_SECONDS = 2.0
 
 
 class EngineError(RuntimeError):
@@ -125,8 +128,18 @@ def _sail_session() -> Iterator[SparkSession]:
         raise
     finally:
         # The client must stop first: stopping the server under a live client hangs exit.
-        spark.stop()
+        if was_interrupted():
+            # Its release calls for cancelled queries can wait out their retries: bounded.
+            _stop_within(spark, CLIENT_STOP_SECONDS)
+        else:
+            spark.stop()
         server.stop()
+
+
+def _stop_within(spark: SparkSession, seconds: float) -> None:
+    stopping = threading.Thread(target=spark.stop, name="stop-client", daemon=True)
+    stopping.start()
+    stopping.join(seconds)
 
 
 def interrupt_engine(spark: SparkSession) -> bool:

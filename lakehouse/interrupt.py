@@ -173,10 +173,14 @@ def _watch(handling: _Handling) -> None:
 def _on_signal(handling: _Handling, signum: int) -> None:
     if handling.first is None:
         handling.first = signum
+        name = signal.Signals(signum).name
         handling.deadline = threading.Timer(
             handling.grace_seconds,
             _exit_now,
-            (128 + signum, f"cleanup took over {handling.grace_seconds:g}s, exiting without it"),
+            (
+                128 + signum,
+                f"{name}; cleanup took over {handling.grace_seconds:g}s, exiting without it",
+            ),
         )
         handling.deadline.daemon = True
         handling.deadline.start()
