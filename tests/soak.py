@@ -26,6 +26,8 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from gold.transforms import MACHINE_LEARNING_COLUMNS
+from silver.transforms import CUSTOMER_COLUMNS
 from tests.expected import expected_tables, pseudonym
 
 HOUR = 3_600_000
@@ -46,19 +48,6 @@ EVENTS = {
 RESTORED_TABLES = ("silver.accelerometer_trusted", "bronze.accelerometer_landing")
 RESTORE_RUNS_BACK = 3
 
-CUSTOMER_COLUMNS = (
-    "customer_key",
-    "customerName",
-    "email",
-    "phone",
-    "birthDay",
-    "serialNumber",
-    "registrationDate",
-    "lastUpdateDate",
-    "shareWithResearchAsOfDate",
-    "shareWithPublicAsOfDate",
-    "shareWithFriendsAsOfDate",
-)
 # What the oracle knows of each silver and gold table (reading_id and record_id are digests of
 # these columns, so they add nothing to compare).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -66,15 +55,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "silver.accelerometer_trusted": ("user", "timestamp", "x", "y", "z"),
     "silver.step_trainer_trusted": ("sensorReadingTime", "serialNumber", "distanceFromObject"),
     "gold.customer_curated": CUSTOMER_COLUMNS,
-    "gold.machine_learning_curated": (
-        "customer_key",
-        "serialNumber",
-        "sensorReadingTime",
-        "distanceFromObject",
-        "x",
-        "y",
-        "z",
-    ),
+    "gold.machine_learning_curated": MACHINE_LEARNING_COLUMNS[1:],
 }
 Tables = dict[str, list[tuple[Any, ...]]]
 
