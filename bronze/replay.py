@@ -12,7 +12,14 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bronze.job import LANDING_TABLES, LINE_KEY, LINEAGE_KEY, QUARANTINE, REPLAYS
+from bronze.job import (
+    LANDING_TABLES,
+    LINE_KEY,
+    LINEAGE_KEY,
+    QUARANTINE,
+    REPLAYS,
+    erased_people,
+)
 from bronze.transforms import (
     FIELDS_BY_SOURCE,
     REASON,
@@ -26,6 +33,7 @@ from lakehouse.landing import SOURCES
 from lakehouse.merge import MergeResult, delete_matching
 from lakehouse.run import RunContext, TableResult
 from lakehouse.scratch import staged
+from lakehouse.suppression import without_suppressed
 
 REPLAY_SCHEMA = (
     "run_id STRING, source STRING, files BIGINT, lines_moved BIGINT, batch BIGINT, "
@@ -78,6 +86,10 @@ def replay_source(ctx: RunContext, source: str) -> tuple[MergeResult, MergeResul
         records = now_valid.transform(valid_records(fields)).transform(stamp)
         held = ctx.table(landing).where(F.col("_source_file").isin(files)).select(*LINEAGE_KEY)
         new = records.join(held, list(LINEAGE_KEY), "left_anti")
+        erased = erased_people(ctx)
+        if erased is not None:  # an erased person's line leaves the quarantine, not for bronze
+            for field in (f for f in fields if f.email):
+                new = new.transform(without_suppressed(field.name, erased))
         landed = ctx.append(new, landing) if not new.isEmpty() else _unchanged(ctx, landing)
         deleted = delete_matching(
             ctx.spark, now_valid.select(*LINE_KEY).distinct(), QUARANTINE, ctx.warehouse

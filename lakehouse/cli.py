@@ -610,7 +610,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
         vacuumed = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
         changed = [r.table for r in erasure.results if r.deleted]
         if args.retain_hours == 0:
-            forget_history(ctx, changed)
+            vacuumed = forget_history(ctx, vacuumed, changed)
         results.extend(with_vacuum(erasure.results, vacuumed))
     rows = [(r.table, r.deleted, r.version) for r in erasure.results]
     print(format_table(("table", "rows deleted", "version"), rows))

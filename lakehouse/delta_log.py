@@ -189,10 +189,12 @@ class DeltalakeLog:
         table = delta_table(location)
         kept = table.metadata().configuration.get(LOG_RETENTION, DEFAULT_LOG_RETENTION)
         table.alter.set_table_properties({LOG_RETENTION: "interval 0 seconds"})
-        table.create_checkpoint()
-        table.cleanup_metadata()
-        table.alter.set_table_properties({LOG_RETENTION: kept})
-        drop_checkpoint_hint(location)
+        try:
+            table.create_checkpoint()
+            table.cleanup_metadata()
+        finally:  # a retention of zero left behind would end all time travel at each vacuum
+            table.alter.set_table_properties({LOG_RETENTION: kept})
+            drop_checkpoint_hint(location)
 
 
 def _checkpoint_as_the_engine_would(location: str, before: int) -> None:

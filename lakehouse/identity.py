@@ -15,19 +15,17 @@ from pyspark.sql import functions as F
 
 DIGEST_PREFIX = "sha256:"
 _DIGEST_CHARS = 16
-# What surrounds an email in some exports; bronze admits an email with it (see EMAIL_PATTERN).
-_PADDING = " \t\r\n"
 
 
 def normalised_email(email: str) -> str:
-    """The email trimmed and lower-cased."""
-    return email.strip(_PADDING).lower()
+    """The email trimmed (of any whitespace, as bronze's EMAIL_PATTERN admits) and lower-cased."""
+    return email.strip().lower()
 
 
 def email_identity(email: Column) -> Column:
     """`normalised_email` as a column expression."""
-    padding = "[ \\t\\r\\n]+"
-    return F.lower(F.regexp_replace(email, f"^{padding}|{padding}$", ""))
+    # `\s` as bronze's EMAIL_PATTERN means it (Unicode whitespace on the embedded engine).
+    return F.lower(F.regexp_replace(email, r"^\s+|\s+$", ""))
 
 
 def email_digest(email: str) -> str:

@@ -104,16 +104,21 @@ def with_vacuum(results: list[TableResult], vacuumed: list[Vacuumed]) -> list[Ta
     return merged + moved
 
 
-def forget_history(ctx: RunContext, tables: list[str]) -> None:
-    """Remove every log entry before each table's current version (time travel ends here).
+def forget_history(ctx: RunContext, vacuumed: list[Vacuumed], tables: list[str]) -> list[Vacuumed]:
+    """Remove every log entry before each of `tables`' current version (time travel to them
+    ends here); `vacuumed` with those tables' versions after it, for the ledger.
 
     After an erasure with no retention, the old entries are the last place naming the files
     that held the person (and, in tables made before statistics left out identifiers, their
     values as min/max statistics).
     """
     log = log_of(ctx)
+    purged = {}
     for name in tables:
-        log.purge_log(table_spec(name).location(ctx.warehouse))
+        location = table_spec(name).location(ctx.warehouse)
+        log.purge_log(location)
+        purged[name] = table_version(location)
+    return [replace(v, version_after=purged[v.table]) if v.table in purged else v for v in vacuumed]
 
 
 def log_of(ctx: RunContext) -> TableLog:

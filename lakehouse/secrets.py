@@ -16,7 +16,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from lakehouse.config import Config
+from lakehouse.config import Config, ConfigError
 from lakehouse.storage import is_s3, join, s3_client, split_s3
 
 AUTO = "auto"
@@ -34,6 +34,11 @@ def with_pseudonym_salt(config: Config, *, create: bool) -> Config:
         return config
     location = join(config.paths.warehouse, *SECRET_FILE)
     salt = _read(location)
+    if salt == "":
+        raise ConfigError(
+            f"{location} is empty (a write cut off?): delete it only if no run has used it "
+            "(gold's pseudonyms depend on it), or set privacy.pseudonym_salt"
+        )
     if salt is None and create:
         salt = secrets.token_hex(_SALT_BYTES)
         _write(location, salt)
@@ -63,7 +68,13 @@ def _write(location: str, salt: str) -> None:
         return
     path = Path(location)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Readable by its owner only, from the moment it exists.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    # Readable by its owner only from the moment it exists, and whole or absent: written
+    # aside, then renamed into place.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(salt)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)

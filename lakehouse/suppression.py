@@ -21,8 +21,12 @@ from lakehouse.catalog import TableSpec
 from lakehouse.identity import digest_of
 
 SUPPRESSION_LIST = TableSpec("ops", "suppression_list", ("digest",), package="lakehouse")
-# Something that looks like an email inside a raw line that did not parse.
-EMAIL_IN_TEXT = r"[^@\s\"'{}\[\],:;<>()]+@[^@\s\"'{}\[\],:;<>()]+"
+# Emails inside a raw line that did not parse: read as bronze's EMAIL_PATTERN reads one (which
+# allows `'`, `;`, `(` ...), and read again stopping at such punctuation (`user=a@x.com;x=1`).
+EMAIL_IN_TEXT = (
+    r"[^@\s\"{}\[\],:]+@[^@\s\"{}\[\],:]+",
+    r"[^@\s\"'{}\[\],:;<>()=]+@[^@\s\"'{}\[\],:;<>()=]+",
+)
 Transform = Callable[[DataFrame], DataFrame]
 
 
@@ -54,5 +58,7 @@ def without_suppressed_text(column: str, keys: tuple[str, ...], suppressed: Data
 
 
 def emails_in(column: str) -> Column:
-    """The emails a text names, normalised (the pattern admits no surrounding spaces)."""
-    return F.regexp_extract_all(F.lower(F.col(column)), F.lit(EMAIL_IN_TEXT), 0)
+    """The emails a text names, normalised (the patterns admit no surrounding spaces)."""
+    text = F.lower(F.col(column))
+    found = [F.regexp_extract_all(text, F.lit(pattern), 0) for pattern in EMAIL_IN_TEXT]
+    return F.array_union(*found)

@@ -16,6 +16,7 @@ stay exactly as given.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -79,8 +80,10 @@ def version_at(warehouse: str, table: str, as_of: AsOf) -> int:
     except VersionNotRetained as error:
         raise AsOfError(f"{error} ({as_of.label})") from None
     # Sail cannot read below a checkpoint while the hint exists (see `drop_checkpoint_hint`);
-    # a writer outside the lakehouse may have left one.
-    drop_checkpoint_hint(location)
+    # a writer outside the lakehouse may have left one. Best effort: a reader may lack the
+    # right to delete (read-only credentials), and the lakehouse's own commits left none.
+    with suppress(Exception):
+        drop_checkpoint_hint(location)
     return version
 
 

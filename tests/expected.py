@@ -34,7 +34,7 @@ def landing_records(landing: Path, source: str) -> list[tuple[str, int, dict[str
             # One person, however an export spelt the email (trimmed, lower-cased).
             for key in ("email", "user"):
                 if isinstance(record.get(key), str):
-                    record[key] = record[key].strip(" \t\r\n").lower()
+                    record[key] = record[key].strip().lower()
             if source == "accelerometer":
                 record["timestamp"] = record.get("timestamp", record.get("timeStamp"))
                 if record["timestamp"] is None:

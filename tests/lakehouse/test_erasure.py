@@ -46,7 +46,10 @@ def land_zelda_and_b(config, days: int) -> None:  # type: ignore[no-untyped-def]
     first = [reading(f"  {EMAIL.upper()}", 1500), reading(EMAIL.lower(), 2500)]
     land(config, "accelerometer", "a1.json", *first, reading("b@x", 1600))
     with open(Path(config.paths.landing, "accelerometer", "a1.json"), "a") as broken:
-        broken.write(f'{{"user": "{EMAIL}", "x": oops\n')
+        broken.write(f'{{"user": "{EMAIL}", "x": oops\n')  # quarantined, naming her
+        broken.write(f"user={EMAIL.lower()};x=1\n")  # not JSON at all, naming her
+        # A no-break space after the email: bronze admits the padding; erasure must see it.
+        broken.write(json.dumps(reading(f"{EMAIL}\u00a0", 1700)) + "\n")
     land(config, "step_trainer", "s1.json", *[step(t) for t in (1500, 1600, 2500)])
     for day in range(days):
         at = 10_000 + day

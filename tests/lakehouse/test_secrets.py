@@ -71,3 +71,13 @@ def test_auto_draws_one_secret_per_warehouse_and_keeps_it(  # type: ignore[no-un
 def test_a_public_or_empty_salt_is_refused(salt: str) -> None:
     with pytest.raises(ConfigError, match=r"privacy\.pseudonym_salt"):
         load_config([f"privacy.pseudonym_salt='{salt}'", "paths.landing=/l", "paths.warehouse=/w"])
+
+
+def test_an_empty_secret_file_stops_the_run(spark: SparkSession, make_config) -> None:  # type: ignore[no-untyped-def]
+    config = make_config("privacy.pseudonym_salt=auto")
+    secret_file = Path(config.paths.warehouse, "_secrets", "pseudonym_salt")
+    secret_file.parent.mkdir(parents=True)
+    secret_file.touch()  # what a write cut off would leave
+    land_a_and_b(config)
+    with pytest.raises(ConfigError, match="is empty"):
+        run_pipeline(spark, config)
