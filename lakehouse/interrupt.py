@@ -11,8 +11,9 @@ Two promises do not depend on the main thread getting anywhere, because it may b
 native code (the engine, deltalake) where Python cannot raise: a watcher thread woken by the
 signal itself (`signal.set_wakeup_fd`) ends the process at once on a second signal, and after
 `GRACE_SECONDS` if the cleanup has not finished by then. Ended that way the process still drops
-its file lock (the OS releases it); an S3 lease then expires after `run.lease_seconds`, and the
-next run marks the run interrupted in the ledger.
+its file lock (the OS releases it) and, first, runs the quick releases registered with
+`released_on_forced_exit` (the S3 lease deletes its object), each given a few seconds; the next
+run marks the run interrupted in the ledger.
 
 Nothing here runs at import: handlers are installed by `interruptible` and removed when it ends.
 """
@@ -23,14 +24,16 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # How long the cleanup may take after the first signal before the process ends without it.
 GRACE_SECONDS = 10.0
+# How long a forced exit waits for the quick releases (an S3 delete) before ending anyway.
+RELEASE_SECONDS = 3.0
 
 
 class Interrupted(BaseException):
@@ -74,6 +77,8 @@ class _Handling:
 _active: _Handling | None = None
 # The first signal the current (or last) `interruptible` command received.
 _last_signal: int | None = None
+# Releases a forced exit still makes, newest first (see `released_on_forced_exit`).
+_forced_exit_releases: list[Callable[[], None]] = []
 
 
 def interruptible(command: Callable[[], int], grace_seconds: float = GRACE_SECONDS) -> int:
@@ -96,6 +101,21 @@ def interruptible(command: Callable[[], int], grace_seconds: float = GRACE_SECON
     finally:
         _uninstall(handling)
         _active = None
+
+
+@contextmanager
+def released_on_forced_exit(release: Callable[[], None]) -> Iterator[None]:
+    """Within the block, a forced exit (grace over, or a second signal) calls `release` first.
+
+    For what must not outlive the process yet cannot rely on the OS: an S3 lease would
+    otherwise block every other run for `run.lease_seconds`. `release` must be quick and
+    safe to call twice (the block's own cleanup may have run it already).
+    """
+    _forced_exit_releases.append(release)
+    try:
+        yield
+    finally:
+        _forced_exit_releases.remove(release)
 
 
 def was_interrupted() -> bool:
@@ -190,10 +210,24 @@ def _on_signal(handling: _Handling, signum: int) -> None:
 
 def _exit_now(code: int, why: str) -> None:
     message = (
-        f"interrupted: {why} (a file lock is released with the process; an S3 lease expires "
-        "after run.lease_seconds; the next run marks this run interrupted)\n"
+        f"interrupted: {why} (the warehouse lock or lease is released; the next run marks "
+        "this run interrupted)\n"
     )
     try:
+        _run_releases()
         os.write(2, message.encode())
     finally:
         os._exit(code)
+
+
+def _run_releases() -> None:
+    """Every registered release, in a thread, so a store that hangs cannot hold up the exit."""
+
+    def release_all() -> None:
+        for release in reversed(list(_forced_exit_releases)):
+            with suppress(Exception):
+                release()
+
+    releasing = threading.Thread(target=release_all, name="forced-exit-release", daemon=True)
+    releasing.start()
+    releasing.join(timeout=RELEASE_SECONDS)

@@ -21,6 +21,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from lakehouse.interrupt import released_on_forced_exit
 from lakehouse.storage import s3_client, split_s3
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,18 @@ def s3_lease(
         time.sleep(_POLL_SECONDS)
         etag = _acquire(client, bucket, key, body, lease_seconds)
     renewer = _Renewer(client, bucket, key, body, etag, lease_seconds)
+
+    def release_now() -> None:
+        renewer.stopped.set()
+        _release(client, bucket, key, renewer.etag)
+
+    # On Ctrl-C too: the lease must go now, not expire after lease_seconds, even when the
+    # cleanup before it outlasts the interrupt's grace and the process is ended.
     try:
-        renewer.start()
-        yield
+        with released_on_forced_exit(release_now):
+            renewer.start()
+            yield
     finally:
-        # On Ctrl-C too: the lease must go now, not expire after lease_seconds.
         renewer.stop()
         _release(client, bucket, key, renewer.etag)
 
@@ -84,9 +92,12 @@ def _acquire(client: Any, bucket: str, key: str, body: bytes, lease_seconds: flo
 
 
 def _release(client: Any, bucket: str, key: str, etag: str) -> None:
+    """Delete the lease if it is still this run's; a lease already gone is fine."""
     try:
         client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
     except botocore.exceptions.ClientError as error:
+        if _missing(error):
+            return
         if not _precondition_failed(error):
             raise
         log.error("the warehouse lease was taken over before this run released it")
@@ -126,6 +137,11 @@ class _Renewer(threading.Thread):
 def _precondition_failed(error: botocore.exceptions.ClientError) -> bool:
     code = str(error.response.get("Error", {}).get("Code", ""))
     return code in ("PreconditionFailed", "412", "ConditionalRequestConflict")
+
+
+def _missing(error: botocore.exceptions.ClientError) -> bool:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return code in ("NoSuchKey", "404", "NotFound")
 
 
 def _describe(client: Any, bucket: str, key: str) -> str:

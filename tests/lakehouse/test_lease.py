@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import boto3
 import pytest
 
 from lakehouse.lease import LeaseHeld, s3_lease
 from lakehouse.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -78,3 +84,43 @@ def test_two_runs_racing_for_an_abandoned_lease_never_both_win(s3_env, bucket: s
     for thread in threads:
         thread.join()
     assert overlaps[0] == 1
+
+
+def test_a_run_whose_cleanup_outlasts_the_grace_still_deletes_its_lease(  # type: ignore[no-untyped-def]
+    s3_env, bucket: str, tmp_path: Path
+) -> None:
+    """Ended by the interrupt deadline (main thread stuck), the lease goes with the process."""
+    script = tmp_path / "stuck_under_lease.py"
+    script.write_text(
+        "import sys, time\n"
+        "from lakehouse.interrupt import interruptible\n"
+        "from lakehouse.lease import s3_lease\n"
+        "def command():\n"
+        "    with s3_lease(sys.argv[1], {'run_id': 'stuck'}, 0, lease_seconds=600):\n"
+        "        try:\n"
+        "            print('holding', file=sys.stderr, flush=True)\n"
+        "            time.sleep(300)\n"
+        "        finally:\n"
+        "            time.sleep(300)  # e.g. recording the run on a store that stopped answering\n"
+        "    return 0\n"
+        "sys.exit(interruptible(command, grace_seconds=1))\n"
+    )
+    uri = f"s3://{bucket}/wh/{LOCK_FILE}"
+    process = subprocess.Popen(
+        [sys.executable, str(script), uri],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None and process.stderr.readline().strip() == "holding"
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 1
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 143 and time.monotonic() - sent < 6, stderr
+    assert "cleanup took over 1s" in stderr and "Traceback" not in stderr
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    # Released for real: the next run takes the warehouse at once.
+    with s3_lease(uri, holder("next"), 0, lease_seconds=30):
+        pass
