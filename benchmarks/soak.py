@@ -13,6 +13,19 @@ Per scheduled run it prints and records wall time, peak RSS of the process tree 
 Wall time and memory should follow the data's growth, not the history's length; the log a
 reader needs should stay bounded by checkpoints. At the end the tables are read through
 `lakehouse sql` and compared with the oracle. Writes `benchmarks/results/soak-<days>.json`.
+
+Simulated days pass in seconds, so a Delta log retention (30 days) could never expire anything:
+the harness moves the warehouse's clock instead. When the calendar moves on by N days, every
+file in each `_delta_log` is made N days older (its modification time, which log retention
+counts). Tombstones of replaced data files count their own commit timestamps and cannot be
+aged: checkpoints keep all of them here (an upper bound on a real year, where they expire
+after `delta.deletedFileRetentionDuration`, 7 days).
+
+In a calendar both the data and the history grow with the days, so a rising figure alone does
+not say which one it follows. Every `--twin-every` days the harness therefore builds a twin: a
+new warehouse built in one run from the landing zone as the previous scheduled run saw it (the
+same data, a history of one run), then gives the twin the same delivery as the scheduled run
+and measures both runs. The scheduled run against the twin's run is the history's cost.
 """
 
 from __future__ import annotations
@@ -117,16 +130,23 @@ def table_state(warehouse: Path) -> dict[str, dict[str, int]]:
     return state
 
 
-def soak(days: int, seed: int, work: Path) -> dict[str, Any]:
+def soak(days: int, seed: int, work: Path, twin_every: int) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     landing_dir, warehouse, logs = work / "landing", work / "warehouse", work / "logs"
     logs.mkdir(parents=True)
     landing = Landing(landing_dir, work / "oracle-landing")
+    seen_by_last_run = work / "landing-at-last-run"
     steps = calendar(days, seed)
     history: list[dict[str, dict[str, int]]] = []  # table state after each scheduled run
     records: list[dict[str, Any]] = []
+    twins: list[dict[str, Any]] = []
+    next_twin_day = twin_every if twin_every > 0 else days + 1
+    clock_day = 0
     print(f"{'day':>4} {'step':<16} {'exit':>4} {'wall s':>7} {'peak MiB':>8}  rows / log")
     for number, step in enumerate(steps):
+        if step.day > clock_day:
+            age_logs(warehouse, days=step.day - clock_day)
+            clock_day = step.day
         if step.kind == "deliver":
             for delivery in step.deliveries:
                 landing.deliver(delivery)
@@ -138,6 +158,10 @@ def soak(days: int, seed: int, work: Path) -> dict[str, Any]:
         env = {}
         if step.kind in FAULT_ACTIONS:
             env = {FAULT_ENV: step.fault, ACTION_ENV: FAULT_ACTIONS[step.kind]}
+        twin = None
+        if step.kind == "run" and step.day >= next_twin_day and seen_by_last_run.is_dir():
+            twin = _build_twin(work / f"twin-{step.day}", seen_by_last_run, landing_dir, logs)
+            next_twin_day += twin_every
         for call, argv in enumerate(command_for(step, versions_back)):
             command = lakehouse(*argv, landing=landing_dir, warehouse=warehouse)
             measured, code = measure_any(
@@ -149,6 +173,11 @@ def soak(days: int, seed: int, work: Path) -> dict[str, Any]:
             state = table_state(warehouse)
             if step.kind == "run":
                 history.append(state)
+                shutil.rmtree(seen_by_last_run, ignore_errors=True)
+                shutil.copytree(landing_dir, seen_by_last_run)
+            if twin is not None:
+                twins.append(_run_twin(twin, step, len(history), measured, logs))
+                print(_twin_line(twins[-1]), flush=True)
             records.append(
                 {
                     "day": step.day,
@@ -162,7 +191,60 @@ def soak(days: int, seed: int, work: Path) -> dict[str, Any]:
             )
             print(_line(records[-1]), flush=True)
     final = _final_check(landing, landing_dir, warehouse)
-    return {"days": days, "seed": seed, "steps": records, "final_check": final}
+    return {"days": days, "seed": seed, "steps": records, "twins": twins, "final_check": final}
+
+
+def age_logs(warehouse: Path, days: int) -> None:
+    """Make every Delta log file in the warehouse `days` older, as if that time had passed."""
+    for path in warehouse.glob("*/*/_delta_log/*"):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - days * 86_400 * 10**9))
+
+
+def _build_twin(
+    root: Path, seen_by_last_run: Path, landing_dir: Path, logs: Path
+) -> dict[str, Any]:
+    """A warehouse built in one run from what the last scheduled run saw, then given the
+    delivery the next scheduled run is about to take (the landing zone as it is now)."""
+    shutil.rmtree(root, ignore_errors=True)
+    twin_landing, twin_warehouse = root / "landing", root / "warehouse"
+    shutil.copytree(seen_by_last_run, twin_landing)
+    build_command = lakehouse("run", landing=twin_landing, warehouse=twin_warehouse)
+    build, code = measure_any(build_command, logs / f"{root.name}-build", None, STEP_TIMEOUT_S)
+    if code != 0:
+        raise RuntimeError(f"{root.name} build: exit {code}; see {logs}")
+    shutil.rmtree(twin_landing)
+    shutil.copytree(landing_dir, twin_landing)
+    return {"root": root, "landing": twin_landing, "warehouse": twin_warehouse, "build": build}
+
+
+def _run_twin(
+    twin: dict[str, Any], step: Step, history_runs: int, scheduled: Any, logs: Path
+) -> dict[str, Any]:
+    """The twin's run on the same delivery as the scheduled one; the twin is then removed."""
+    argv = command_for(step, {})[0]
+    command = lakehouse(*argv, landing=twin["landing"], warehouse=twin["warehouse"])
+    measured, code = measure_any(command, logs / f"{twin['root'].name}-run", None, STEP_TIMEOUT_S)
+    if code != 0:
+        raise RuntimeError(f"{twin['root'].name} run: exit {code}; see {logs}")
+    shutil.rmtree(twin["root"])
+    return {
+        "day": step.day,
+        "scheduled_runs_before": history_runs - 1,
+        "scheduled": asdict(scheduled),
+        "twin_run": asdict(measured),
+        "twin_build": asdict(twin["build"]),
+    }
+
+
+def _twin_line(twin: dict[str, Any]) -> str:
+    scheduled, run, build = twin["scheduled"], twin["twin_run"], twin["twin_build"]
+    return (
+        f"     twin on day {twin['day']} (after {twin['scheduled_runs_before']} runs): "
+        f"scheduled {scheduled['wall_s']:.2f} s {scheduled['peak_rss_mib']:.0f} MiB; "
+        f"same run on a one-run history {run['wall_s']:.2f} s {run['peak_rss_mib']:.0f} MiB "
+        f"(its build {build['wall_s']:.2f} s {build['peak_rss_mib']:.0f} MiB)"
+    )
 
 
 def _final_check(landing: Landing, landing_dir: Path, warehouse: Path) -> dict[str, Any]:
@@ -221,8 +303,20 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     def rows(record: dict[str, Any]) -> int:
         return sum(t["rows"] for t in record["tables"].values())
 
+    twins = [
+        {
+            "day": t["day"],
+            "peak_rss_mib_scheduled_vs_twin": [
+                t["scheduled"]["peak_rss_mib"],
+                t["twin_run"]["peak_rss_mib"],
+            ],
+            "wall_s_scheduled_vs_twin": [t["scheduled"]["wall_s"], t["twin_run"]["wall_s"]],
+        }
+        for t in result["twins"]
+    ]
     return {
         "scheduled_runs": len(runs),
+        "twins": twins,
         "wall_s": figures("wall_s"),
         "peak_rss_mib": figures("peak_rss_mib"),
         "rows_all_tables": {"first": rows(runs[0]), "last": rows(runs[-1])},
@@ -240,9 +334,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work" / "soak")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--twin-every", type=int, default=0, help="days between twins (default: days / 6)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    result = soak(args.days, args.seed, args.work)
+    twin_every = args.twin_every or max(1, args.days // 6)
+    result = soak(args.days, args.seed, args.work, twin_every)
     result["summary"] = summary(result)
     result["total_wall_s"] = round(time.perf_counter() - started, 1)
     args.results.mkdir(parents=True, exist_ok=True)

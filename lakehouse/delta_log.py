@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse.aws import aws_credentials
-from lakehouse.storage import file_names, is_s3, join, remove_file
+from lakehouse.storage import file_names, is_s3, join, list_files, remove_file
 
 # Optional in the Delta protocol: it only saves readers a listing of the log.
 CHECKPOINT_HINT = "_last_checkpoint"
@@ -74,6 +74,30 @@ def drop_checkpoint_hint(location: str) -> None:
     makes and before every time-travel read; Spark and deltalake read the same either way.
     """
     remove_file(join(location, "_delta_log", CHECKPOINT_HINT))
+
+
+def expire_log(location: str) -> None:
+    """Delete the log entries older than the table's log retention, up to its newest checkpoint.
+
+    Both engines do this after each checkpoint they write (`delta.enableExpiredLogCleanup`),
+    and so do deltalake's commits, but deltalake leaves the checksum files (`.crc`) the engine
+    writes beside each commit: on a table maintained often (restores, vacuums, compactions)
+    they would pile up in the listing every reader makes, growing with the history instead of
+    staying within the retention (`delta.logRetentionDuration`, 30 days by default). Only
+    entries before a checkpoint that is itself that old go: every later version needs it.
+    """
+    delta_table(location).cleanup_metadata()
+    log = join(location, "_delta_log")
+    commits = [_log_version(f.path) for f in list_files(log, ".json")]
+    if not commits:
+        return
+    for checksum in list_files(log, ".crc"):
+        if _log_version(checksum.path) < min(commits):
+            remove_file(checksum.path)
+
+
+def _log_version(path: str) -> int:
+    return int(path.rsplit("/", 1)[-1].split(".", 1)[0])
 
 
 class VersionNotRetained(LookupError):
@@ -171,10 +195,8 @@ class DeltalakeLog:
         deleted = table.vacuum(
             retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
         )
-        # The embedded engine never removes expired log entries itself (delta-spark does, at
-        # checkpoints): without this the log of a scheduled table grows without end.
-        table.cleanup_metadata()
         _checkpoint_as_the_engine_would(location, before)
+        expire_log(location)
         return len(deleted)
 
     def compact(self, location: str) -> None:
@@ -208,6 +230,7 @@ def _checkpoint_as_the_engine_would(location: str, before: int) -> None:
     interval = int(table.metadata().configuration.get(CHECKPOINT_INTERVAL, "10"))
     if table.version() // interval > before // interval:
         table.create_checkpoint()
+        expire_log(location)
     drop_checkpoint_hint(location)
 
 

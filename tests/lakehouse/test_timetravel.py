@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,74 @@ def test_maintenance_commits_keep_checkpoints_coming(spark: SparkSession, make_c
         for v in range(12)
     ]
     assert counts == [0, 1] * 6
+
+
+def test_scheduled_runs_keep_the_log_within_its_retention(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys
+):
+    """Log entries older than the retention go at a checkpoint, as delta-spark's do: all those
+    before the newest checkpoint that is itself that old (every later version still needs it)."""
+    config = make_config()
+    land_a_and_b(config)
+    first, _ = run_pipeline(spark, config)
+    day = 0
+    while table_version_of(config, "ops.runs") < 11:  # two ledger commits a run: checkpoint 10
+        day += 1
+        land(config, "accelerometer", f"a-day{day}.json", reading("a@x", 3000 + day))
+        run_pipeline(spark, config)
+    # Five weeks pass (a log retention is 30 days by default): the log so far is old.
+    for path in Path(config.paths.warehouse).glob("*/*/_delta_log/*"):
+        stat = path.stat()
+        os.utime(path, (stat.st_atime - 35 * 86400, stat.st_mtime - 35 * 86400))
+    before_aging = table_version_of(config, "ops.runs")
+    counts = {}
+    while table_version_of(config, "ops.runs") < 21:  # the next checkpoint: 20
+        day += 1
+        land(config, "accelerometer", f"a-day{day}.json", reading("a@x", 3000 + day))
+        run_pipeline(spark, config)
+        counts[table_version_of(config, "ops.runs")] = spark.table("ops.runs").count()
+
+    versions = sorted(int(path.name[:20]) for path in delta_log_files(config, "ops.runs", ".json"))
+    assert versions == list(range(10, versions[-1] + 1)), "gone below checkpoint 10, not above"
+    assert before_aging > 10, "old commits after the checkpoint are kept: later versions use them"
+    checksums = [int(p.name[:20]) for p in delta_log_files(config, "ops.runs", ".crc")]
+    assert min(checksums) == 10, "the engine's checksum files go with their commits"
+    # Every version kept reads with plain SQL, those written since as they were then.
+    read = {
+        v: spark.sql(f"SELECT count(*) FROM ops.runs VERSION AS OF {v}").first()[0]
+        for v in versions
+    }
+    assert all(read[v] == count for v, count in counts.items()), (read, counts)
+    assert list(read.values()) == sorted(read.values()) and read[10] > 0
+    # The first run's versions are past the retention: a sentence, not an engine error.
+    query = "SELECT * FROM ops.runs"
+    capsys.readouterr()
+    assert main(["sql", query, "--as-of", first, *overrides(config)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no longer retained" in err, err
+
+
+def test_maintenance_commits_keep_the_log_within_its_retention(spark: SparkSession, make_config):  # type: ignore[no-untyped-def]
+    """Commits made with deltalake (restores here) expire old log entries at their checkpoints
+    too, as the engine's own commits do."""
+    config = make_config()
+    land_a_and_b(config)
+    run_pipeline(spark, config)
+    table = "silver.customer_trusted"
+    location = str(Path(config.paths.warehouse, "silver", "customer_trusted"))
+    for restore in range(10):  # versions 2 to 11, checkpoint 10
+        DeltalakeLog().restore(location, restore % 2)
+    for path in delta_log_files(config, table, ""):
+        stat = path.stat()
+        os.utime(path, (stat.st_atime - 35 * 86400, stat.st_mtime - 35 * 86400))
+    for restore in range(10):  # versions 12 to 21, checkpoint 20
+        DeltalakeLog().restore(location, 10 + restore % 2)
+    versions = sorted(int(path.name[:20]) for path in delta_log_files(config, table, ".json"))
+    assert versions == list(range(10, 22))
+    assert all(int(p.name[:20]) >= 10 for p in delta_log_files(config, table, ".crc"))
+    counts = [spark.sql(f"SELECT * FROM {table} VERSION AS OF {v}").count() for v in versions]
+    assert counts == [0, 1] * 6
+
+
+def table_version_of(config, table: str) -> int:  # type: ignore[no-untyped-def]
+    return max(int(path.name[:20]) for path in delta_log_files(config, table, ".json"))
