@@ -118,6 +118,13 @@ def _main(argv: Sequence[str] | None) -> int:
     except WarehouseBusy as error:
         print(f"busy: {error}", file=sys.stderr)
         return EXIT_BUSY
+    except STORAGE_ERRORS as error:
+        # A bucket, region, endpoint or key that does not answer, met by a command that had
+        # no reason to check it first (a read): the same line as `run` gives before it starts.
+        print(
+            f"configuration error: {storage_error('cannot reach storage', error)}", file=sys.stderr
+        )
+        return EXIT_CONFIG
     except Exception as error:
         log.exception("failed: %s", error)
         return EXIT_FAILED

@@ -352,6 +352,30 @@ def test_land_into_a_missing_bucket_is_a_configuration_error(
     assert "Check storage.bucket" in one_line(capsys)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["tables"],
+        ["runs"],
+        ["history", "gold.customer_curated"],
+        ["diff", "gold.customer_curated", "0", "1"],
+        ["sql", "SELECT * FROM gold.customer_curated"],
+        ["audit", "consent"],
+        ["quarantine"],
+        ["vacuum"],
+        ["restore", "gold.customer_curated", "0"],
+    ],
+)
+def test_any_command_against_a_missing_bucket_gets_the_configuration_line(
+    moto_endpoint: str, capsys: Capture, command: list[str]
+) -> None:
+    s3 = ["storage=s3", "storage.bucket=no-such-bucket", f"storage.endpoint_url={moto_endpoint}"]
+    assert main([*command, *s3]) == 2
+    line = one_line(capsys)
+    assert line.startswith("configuration error: ") and "NoSuchBucket" in line, line
+    assert "Check storage.bucket" in line
+
+
 # --- generate ----------------------------------------------------------------------------
 
 
