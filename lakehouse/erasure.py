@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -65,22 +66,25 @@ def erasure_plan(spark: SparkSession, salt: str, email: str, tables: set[str]) -
     def theirs(column: str) -> Callable[[DataFrame], DataFrame]:
         return lambda rows: rows.where(email_identity(F.col(column)) == F.lit(person))
 
-    customers = read(LANDING_TABLES["customer"])
-    readings = read(LANDING_TABLES["accelerometer"])
-    # Step readings carry no identity: theirs are those at their serial numbers and times.
+    # Step readings carry no identity: theirs are those at their serial numbers and times,
+    # found from bronze and silver both and deleted before either, so an erasure cut short
+    # and run again still finds them.
+    sources = (
+        (read(LANDING_TABLES["customer"]), read(LANDING_TABLES["accelerometer"])),
+        (read(CUSTOMER_TRUSTED), read(ACCELEROMETER_TRUSTED)),
+    )
+    pairs = [
+        theirs("email")(customers)
+        .select("serialNumber")
+        .distinct()
+        .crossJoin(theirs("user")(readings).select(F.col("timestamp").alias("sensorReadingTime")))
+        for customers, readings in sources
+        if customers is not None and readings is not None
+    ]
     moments = None
-    if customers is not None and readings is not None:
-        pairs = (
-            theirs("email")(customers)
-            .select("serialNumber")
-            .distinct()
-            .crossJoin(
-                theirs("user")(readings)
-                .select(F.col("timestamp").alias("sensorReadingTime"))
-                .distinct()
-            )
-        )
-        moments = spark.createDataFrame(pairs.collect(), pairs.schema)  # before deleting
+    if pairs:
+        union = reduce(DataFrame.unionByName, pairs).distinct()
+        moments = spark.createDataFrame(union.collect(), union.schema)  # before deleting
 
     def at_moments(rows: DataFrame) -> DataFrame:
         if moments is None:
@@ -93,12 +97,12 @@ def erasure_plan(spark: SparkSession, salt: str, email: str, tables: set[str]) -
     key = customer_key(salt, person)
     steps: list[tuple[TableSpec, Callable[[DataFrame], DataFrame]]] = [
         (LANDING_TABLES["step_trainer"], at_moments),
+        (STEP_TRAINER_TRUSTED, at_moments),
         (LANDING_TABLES["customer"], theirs("email")),
         (LANDING_TABLES["accelerometer"], theirs("user")),
         (QUARANTINE, naming_them),
         (CUSTOMER_TRUSTED, theirs("email")),
         (ACCELEROMETER_TRUSTED, theirs("user")),
-        (STEP_TRAINER_TRUSTED, at_moments),
         (CUSTOMER_CURATED, theirs("email")),
         (MACHINE_LEARNING_CURATED, lambda rows: rows.where(F.col("customer_key") == key)),
     ]

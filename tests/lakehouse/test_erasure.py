@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from lakehouse.audit import consent_violations
 from lakehouse.cli import main
 from lakehouse.erasure import customer_key, email_digest
+from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.pipeline import run_pipeline
 from tests.conftest import rows
 from tests.lakehouse.test_consent_changes import customer, land, reading, step
@@ -149,3 +150,30 @@ def test_retention_must_be_whole_hours(hours: str, capsys) -> None:  # type: ign
         assert stopped.value.code == 2
         err = capsys.readouterr().err
         assert "--retain-hours" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["before:silver.step_trainer_trusted", "before:silver.customer_trusted", "after:*curated"],
+)
+def test_an_erasure_cut_short_is_finished_by_erasing_again(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys, monkeypatch: pytest.MonkeyPatch, fault: str
+):
+    """Whichever table an erasure stopped at, running it again leaves nothing of the person,
+    the step readings at her moments included (they carry no identity of their own)."""
+    config = make_config()
+    warehouse = Path(config.paths.warehouse)
+    land_zelda_and_b(config, days=0)
+    run_pipeline(spark, config)
+    monkeypatch.setenv(FAULT_ENV, fault)
+    monkeypatch.setenv(ACTION_ENV, "raise")
+    with pytest.raises(InjectedFault):  # a crash, as far as the erasure can tell
+        main(["erase", "--email", EMAIL, "--retain-hours", "0", *overrides(config)])
+    monkeypatch.delenv(FAULT_ENV)
+    assert main(["erase", "--email", EMAIL, "--retain-hours", "0", *overrides(config)]) == 0
+    capsys.readouterr()
+    key = customer_key(config.privacy.pseudonym_salt, EMAIL)
+    assert traces_of(warehouse, [EMAIL, key, NAME]) == []
+    for table in ("bronze.step_trainer_landing", "silver.step_trainer_trusted"):
+        assert rows(spark.table(table), "sensorReadingTime") == [(1600,)], table
+    assert rows(spark.table("silver.customer_trusted"), "email") == [("b@x",)]
