@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from lakehouse.config import Config
 from lakehouse.identity import digest_of
 from lakehouse.secrets import with_pseudonym_salt
-from lakehouse.suppression import SUPPRESSION_LIST
+from lakehouse.suppression import SUPPRESSION_LIST, emails_in
 from lakehouse.timetravel import AsOf, AsOfError, read_as_of
 from silver.transforms import (
     latest_record_per_customer,
@@ -38,6 +38,7 @@ AUDITED_TABLES = (
 
 
 # Tables naming people by email, and the column that does.
+QUARANTINE = "bronze.quarantine"
 NAMING_TABLES = (
     ("bronze.customer_landing", "email"),
     ("bronze.accelerometer_landing", "user"),
@@ -142,6 +143,14 @@ def consent_violations(
                 named.join(erased, "digest", "left_semi"),
                 "digest",
             )
+        # A line that did not parse names people only in its text.
+        quarantined = read(QUARANTINE).select(F.explode(emails_in("raw")).alias("email"))
+        checks[f"{QUARANTINE} (erased person)"] = (
+            quarantined.select(digest_of(F.col("email")).alias("digest")).join(
+                erased, "digest", "left_semi"
+            ),
+            "digest",
+        )
     found = []
     for table, (bad, key) in checks.items():
         count = bad.count()

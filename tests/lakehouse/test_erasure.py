@@ -123,9 +123,22 @@ def test_erase_leaves_no_byte_naming_the_person(spark: SparkSession, make_config
         "INSERT INTO bronze.accelerometer_landing VALUES "
         f"('{EMAIL.upper()}', 1, 0.0, 0.0, 0.0, 'f', 'c', 1, 99, 'r', current_timestamp(), NULL)"
     )
+    columns = spark.table("bronze.quarantine").columns
+    values = {
+        "raw": f'\'{{"user": "{EMAIL.lower()}", broken\'',
+        "source_line": "7",
+        "source": "'accelerometer'",
+    }
+    spark.sql(
+        "INSERT INTO bronze.quarantine SELECT "
+        + ", ".join(f"{values.get(c, 'NULL')} AS `{c}`" for c in columns)
+    )
     found = {v.table: v for v in consent_violations(spark, config)}
-    assert list(found) == ["bronze.accelerometer_landing (erased person)"]
-    assert found["bronze.accelerometer_landing (erased person)"].sample == [email_digest(EMAIL)]
+    assert list(found) == [
+        "bronze.accelerometer_landing (erased person)",
+        "bronze.quarantine (erased person)",
+    ]
+    assert all(v.sample == [email_digest(EMAIL)] for v in found.values())
 
 
 def test_a_mistyped_email_erases_nothing_and_says_so(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
