@@ -126,12 +126,18 @@ def erase_customer(ctx: RunContext, email: str) -> Erasure:
             "lower-cased): nothing was erased. Check the address, or `lakehouse runs` for an "
             "earlier erasure"
         )
+    # The landing files that name them: their records, and lines quarantined naming them.
+    file_columns = {
+        LANDING_TABLES["customer"]: "_source_file",
+        LANDING_TABLES["accelerometer"]: "_source_file",
+        QUARANTINE: "source_file",
+    }
     files = sorted(
         {
             row[0]
             for planned in plan
-            if planned.table in (LANDING_TABLES["customer"], LANDING_TABLES["accelerometer"])
-            for row in planned.rows.select("_source_file").distinct().collect()
+            if planned.table in file_columns
+            for row in planned.rows.select(file_columns[planned.table]).distinct().collect()
         }
     )
     suppress(ctx, email)

@@ -68,6 +68,9 @@ def test_erase_leaves_no_byte_naming_the_person(spark: SparkSession, make_config
         "ALTER TABLE bronze.customer_landing "
         "SET TBLPROPERTIES ('delta.dataSkippingStatsColumns' = 'customerName,email,phone')"
     )
+    # A file whose one line names her and does not parse: quarantined, and named by erase.
+    land_path = Path(config.paths.landing, "accelerometer", "only broken.json")
+    land_path.write_text(f'{{"user": "{EMAIL}", "timestamp": \n')
     for day in range(11):  # eleven more runs: checkpoints in every table she is in
         land(config, "accelerometer", f"a-{day:02d}.json", reading(EMAIL, 10_000 + day))
         land(config, "step_trainer", f"s-{day:02d}.json", step(10_000 + day))
@@ -93,6 +96,7 @@ def test_erase_leaves_no_byte_naming_the_person(spark: SparkSession, make_config
     )
     out = capsys.readouterr().out
     assert "suppression list" in out and "the landing zone still holds" in out
+    assert "only broken.json" in out and "c1.json" in out
     assert traces_of(warehouse, needles) == []
     assert rows(spark.table("silver.customer_trusted"), "email") == [("b@x",)]
     assert rows(spark.table("bronze.step_trainer_landing"), "sensorReadingTime") == [(1600,)]
