@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from bronze.job import bronze_file_count
@@ -12,7 +15,7 @@ from lakehouse.config import MaintenanceConfig
 from lakehouse.delta_log import file_count, table_version
 from lakehouse.landing import LandingFile
 from lakehouse.pipeline import run_pipeline
-from tests.conftest import rows
+from tests.conftest import ROOT, rows
 
 
 def write(folder: Path, name: str, *lines: str) -> None:
@@ -180,3 +183,46 @@ def test_scratch_copies_a_killed_run_left_are_gone_when_the_next_run_starts(  # 
 
     staging = Path(config.paths.warehouse) / "_staging"
     assert not staging.exists() or not any(staging.rglob("*"))
+
+
+def test_a_backlog_of_a_thousand_files_lands_in_one_run(tmp_path: Path) -> None:
+    """Seven weeks of hourly files at once (a new warehouse, a restored bronze, an outage).
+
+    In its own process: reading them once crashed the engine (a union of one read per file,
+    planned recursively, overflowed its stack at about 300 files), which would end the suite.
+    """
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse"
+    write(
+        landing / "customer",
+        "c.json",
+        '{"customerName":"A B","email":"a@x","serialNumber":"s1","lastUpdateDate":5,'
+        '"shareWithResearchAsOfDate":1}',
+    )
+    hours = 1200
+    for hour in range(hours):
+        reading = f'{{"user":"a@x","timestamp":{1000 + hour},"x":1,"y":2,"z":3}}'
+        write(landing / "accelerometer", f"a-{hour:05d}.json", reading)
+        step = f'{{"sensorReadingTime":{1000 + hour},"serialNumber":"s1","distanceFromObject":1}}'
+        write(landing / "step_trainer", f"s-{hour:05d}.json", step)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lakehouse",
+            "run",
+            f"paths.landing={landing}",
+            f"paths.warehouse={warehouse}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for table in ("bronze/accelerometer_landing", "bronze/step_trainer_landing"):
+        landed = DeltaTable(str(warehouse / table)).get_add_actions(flatten=True)
+        assert sum(landed.column("num_records").to_pylist()) == hours, table
+    curated = DeltaTable(str(warehouse / "gold/machine_learning_curated"))
+    assert sum(curated.get_add_actions(flatten=True).column("num_records").to_pylist()) == hours
