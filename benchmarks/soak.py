@@ -130,7 +130,8 @@ def table_state(warehouse: Path) -> dict[str, dict[str, int]]:
     return state
 
 
-def soak(days: int, seed: int, work: Path, twin_every: int) -> dict[str, Any]:
+def soak(days: int, seed: int, work: Path, twin_every: int, partial: Path) -> dict[str, Any]:
+    """Play the calendar; after every step, what is known so far is written to `partial`."""
     shutil.rmtree(work, ignore_errors=True)
     landing_dir, warehouse, logs = work / "landing", work / "warehouse", work / "logs"
     logs.mkdir(parents=True)
@@ -190,6 +191,8 @@ def soak(days: int, seed: int, work: Path, twin_every: int) -> dict[str, Any]:
                 }
             )
             print(_line(records[-1]), flush=True)
+            so_far = {"days": days, "seed": seed, "steps": records, "twins": twins}
+            partial.write_text(json.dumps(so_far) + "\n")
     final = _final_check(landing, landing_dir, warehouse)
     return {"days": days, "seed": seed, "steps": records, "twins": twins, "final_check": final}
 
@@ -340,11 +343,13 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     twin_every = args.twin_every or max(1, args.days // 6)
-    result = soak(args.days, args.seed, args.work, twin_every)
-    result["summary"] = summary(result)
-    result["total_wall_s"] = round(time.perf_counter() - started, 1)
     args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / f"soak-{args.days}.json"
+    partial = path.with_suffix(".partial.json")
+    result = soak(args.days, args.seed, args.work, twin_every, partial)
+    partial.unlink()
+    result["summary"] = summary(result)
+    result["total_wall_s"] = round(time.perf_counter() - started, 1)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
     print(f"wrote {path} ({result['total_wall_s']} s in all)")
