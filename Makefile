@@ -7,7 +7,7 @@ SAMPLE_READINGS ?= 50
 # e.g. JUPYTER_ARGS="--no-browser --port 8890" (or --allow-root in a container)
 JUPYTER_ARGS ?=
 
-.PHONY: demo test lint notebooks bench soak install install-dev clean
+.PHONY: demo test test-fast lint notebooks bench soak install install-dev clean
 
 ## demo: install, generate sample data, run every layer, list the tables
 demo: install
@@ -15,9 +15,16 @@ demo: install
 	$(BIN)/lakehouse run
 	$(BIN)/lakehouse tables
 
-## test: install with the dev extras and run the test suite
+## test: install with the dev extras and run the whole suite: on TEST_WORKERS workers, then the
+## tests that time processes (marked serial) alone
+TEST_WORKERS ?= 2
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial"
+	$(BIN)/python -m pytest -m serial
+
+## test-fast: the tests not marked slow, in about a minute (transforms, config, files, CLI)
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not slow"
 
 ## notebooks: install Jupyter into .venv/ and open notebooks/ (kernel: the project's .venv)
 notebooks: $(VENV)/.installed-notebooks

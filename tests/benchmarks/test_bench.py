@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_the_benchmark_runs_at_tiny_scale_and_writes_its_results(tmp_path: Path) -> None:

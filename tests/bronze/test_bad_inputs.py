@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -344,6 +345,7 @@ def test_paths_with_quotes_work_for_landing_and_warehouse(  # type: ignore[no-un
     assert os.path.isdir(f"{tmp_path}/o'brien-wh/bronze/accelerometer_landing/_delta_log")
 
 
+@pytest.mark.slow
 def test_special_names_on_s3_are_read_as_exactly_that_object(  # type: ignore[no-untyped-def]
     s3_spark: SparkSession, moto_endpoint: str, bucket: str
 ):

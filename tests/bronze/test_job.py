@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
@@ -185,6 +186,7 @@ def test_scratch_copies_a_killed_run_left_are_gone_when_the_next_run_starts(  # 
     assert not staging.exists() or not any(staging.rglob("*"))
 
 
+@pytest.mark.slow
 def test_a_backlog_of_a_thousand_files_lands_in_one_run(tmp_path: Path) -> None:
     """Seven weeks of hourly files at once (a new warehouse, a restored bronze, an outage).
 

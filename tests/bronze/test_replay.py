@@ -13,6 +13,8 @@ from lakehouse.cli import main
 from lakehouse.delta_log import table_version
 from lakehouse.pipeline import operation, run_pipeline
 
+pytestmark = pytest.mark.slow
+
 CUSTOMER = (
     '{"customerName":"A B","email":"a@x.com","serialNumber":"s1","lastUpdateDate":5,'
     '"registrationDate":1,"shareWithResearchAsOfDate":1}'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.audit import consent_violations
@@ -10,6 +11,8 @@ from lakehouse.generate import GenerateOptions, generate
 from lakehouse.pipeline import run_pipeline
 from tests.lakehouse.test_consent_changes import run_then_withdraw_a
 from tests.lakehouse.test_timetravel import overrides
+
+pytestmark = pytest.mark.slow
 
 
 def test_clean_warehouses_pass(spark: SparkSession, make_config, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -173,6 +173,7 @@ def test_vacuum_of_an_empty_warehouse_says_so(tmp_path: Path, capsys: Capture) -
     assert list((tmp_path / "wh").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_reading_commands_leave_a_warehouse_as_it_was(site: Path, capsys: Capture) -> None:
     before = listing(site)
     for command in READ_COMMANDS[:-1]:

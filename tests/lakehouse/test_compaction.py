@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.delta_log import DeltalakeLog, file_count
@@ -11,6 +12,8 @@ from lakehouse.generate import GenerateOptions, generate
 from lakehouse.history import table_history
 from lakehouse.pipeline import run_pipeline
 from tests.lakehouse.test_incremental import deliver, snapshot
+
+pytestmark = pytest.mark.slow
 
 SAMPLE = GenerateOptions(customers=30, readings_per_customer=12, files=6, seed=3)
 TRUSTED = "silver.accelerometer_trusted"

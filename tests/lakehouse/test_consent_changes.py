@@ -11,12 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.config import Config
 from lakehouse.pipeline import run_pipeline
 from lakehouse.run import TableResult
 from tests.conftest import rows
+
+pytestmark = pytest.mark.slow
 
 SILVER_AND_GOLD = (
     "silver.customer_trusted",

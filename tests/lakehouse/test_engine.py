@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.config import load_config
@@ -186,6 +187,7 @@ def test_sail_options_become_its_environment_variables() -> None:
     assert sail_environment(load_config(["engine=spark"]).engine) == {}
 
 
+@pytest.mark.slow
 def test_a_memory_limited_engine_builds_every_layer(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Under a limit joins become sort-merge joins and spill; the build must still succeed,
     with the same rows as without a limit."""

@@ -19,6 +19,8 @@ from tests.conftest import rows
 from tests.lakehouse.test_consent_changes import customer, land, reading, step
 from tests.lakehouse.test_timetravel import overrides
 
+pytestmark = pytest.mark.slow
+
 EMAIL = "Zelda.Quist@Example.com"
 NAME = "ZELDA.QUIST"  # `customer()` names a customer after the email's local part
 

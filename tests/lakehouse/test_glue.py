@@ -23,6 +23,8 @@ from lakehouse.storage import upload_tree
 from tests.conftest import s3_config
 from tests.lakehouse.test_incremental import ALL_TABLES
 
+pytestmark = pytest.mark.slow
+
 SAMPLE = GenerateOptions(customers=20, readings_per_customer=4, files=1, seed=5)
 EXPECTED_TYPES = {
     "bronze.customer_landing": {

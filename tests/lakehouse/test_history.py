@@ -14,6 +14,7 @@ from tests.conftest import rows
 from tests.lakehouse.test_consent_changes import land_a_and_b, withdraw_a
 
 
+@pytest.mark.slow
 def test_runs_and_history_name_what_each_run_did(spark: SparkSession, make_config, monkeypatch):  # type: ignore[no-untyped-def]
     config = make_config()
     land_a_and_b(config)

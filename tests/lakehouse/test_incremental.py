@@ -22,6 +22,8 @@ from lakehouse.generate import GenerateOptions, generate
 from lakehouse.pipeline import run_pipeline
 from tests.lakehouse.test_pipeline import ALL_TABLES, versions
 
+pytestmark = pytest.mark.slow
+
 # Lineage that differs between any two runs by construction (run ids, times, batch numbers).
 RUN_LINEAGE = {
     "_batch",

@@ -17,6 +17,8 @@ from lakehouse.lease import LeaseHeld, s3_lease
 from lakehouse.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
 from tests.conftest import ROOT
 
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
 
 @pytest.fixture
 def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:

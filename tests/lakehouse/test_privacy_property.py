@@ -27,6 +27,8 @@ from tests.lakehouse.test_consent_changes import customer, land, reading, step
 from tests.lakehouse.test_erasure import traces_of
 from tests.lakehouse.test_timetravel import overrides
 
+pytestmark = pytest.mark.slow
+
 PEOPLE = [f"person{n}@stedi.example" for n in range(5)]
 RUNS = 9
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.catalog import attach_warehouse
@@ -18,6 +19,8 @@ from lakehouse.generate import GenerateOptions, generate
 from lakehouse.lock import LOCK_FILE
 from tests.conftest import ROOT, rows
 from tests.lakehouse.test_incremental import deliver, full_run, snapshot
+
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 OPTIONS = GenerateOptions(customers=60, readings_per_customer=20, files=3, seed=5)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.aws import prepared_environment
@@ -25,6 +26,8 @@ from lakehouse.storage import list_files, remove_tree, subfolders, upload_tree
 from lakehouse.timetravel import resolve_as_of, rewrite_query
 from tests.conftest import s3_config
 from tests.lakehouse.test_incremental import ALL_TABLES, RUN_LINEAGE
+
+pytestmark = pytest.mark.slow
 
 SAMPLE = GenerateOptions(customers=40, readings_per_customer=8, files=2, malformed=1, seed=11)
 

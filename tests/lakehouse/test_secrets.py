@@ -16,6 +16,7 @@ from lakehouse.pipeline import run_pipeline
 from tests.lakehouse.test_consent_changes import land_a_and_b
 
 
+@pytest.mark.slow
 def test_auto_draws_one_secret_per_warehouse_and_keeps_it(  # type: ignore[no-untyped-def]
     spark: SparkSession, make_config, capsys, tmp_path: Path
 ):

@@ -34,6 +34,8 @@ from tests.conftest import ROOT, s3_config
 from tests.lakehouse import test_s3
 from tests.lakehouse.test_incremental import deliver, snapshot
 
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
 SAMPLE = GenerateOptions(customers=50, readings_per_customer=20, files=2, seed=1)
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # Generous: cleanup takes well under a second; the promise is "seconds, not minutes".

@@ -31,6 +31,8 @@ from tests.lakehouse.test_consent_changes import (
     withdraw_a,
 )
 
+pytestmark = pytest.mark.slow
+
 KNOWN = ["silver.customer_trusted", "gold.customer_curated", "ops.runs"]
 
 
