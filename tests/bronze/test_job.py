@@ -206,15 +206,9 @@ def test_a_backlog_of_a_thousand_files_lands_in_one_run(tmp_path: Path) -> None:
         write(landing / "accelerometer", f"a-{hour:05d}.json", reading)
         step = f'{{"sensorReadingTime":{1000 + hour},"serialNumber":"s1","distanceFromObject":1}}'
         write(landing / "step_trainer", f"s-{hour:05d}.json", step)
+    paths = [f"paths.landing={landing}", f"paths.warehouse={warehouse}"]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lakehouse",
-            "run",
-            f"paths.landing={landing}",
-            f"paths.warehouse={warehouse}",
-        ],
+        [sys.executable, "-m", "lakehouse", "run", *paths],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
