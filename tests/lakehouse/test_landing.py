@@ -49,7 +49,7 @@ def write(tmp_path: Path, name: str, content: bytes) -> LandingFile:
     [
         (b'{"a":1}\n', None),
         (b"", None),
-        (gzip.compress(b'{"a":1}\n'), "gzip-compressed"),
+        (gzip.compress(b'{"a":1}\n', mtime=0), "gzip-compressed"),
         (b'\xef\xbb\xbf{"a":1}\n', "a byte-order mark"),
         (b'  \n [{"a":1}]', "a JSON array"),
         (b'{"a":"\xff"}\n', "invalid UTF-8"),
