@@ -331,6 +331,44 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def markdown(result: dict[str, Any], window_days: int = 30) -> str:
+    """The figures per `window_days` of the calendar, and the twins, as Markdown tables."""
+    runs = [r for r in result["steps"] if r["kind"] == "run"]
+    lines = [
+        "| days | runs | wall s, median | peak RSS MiB, median / max | rows, all tables "
+        "| log files | log KiB | largest reader load KiB |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for start in range(0, result["days"], window_days):
+        window = [r for r in runs if start <= r["day"] < start + window_days]
+        if not window:
+            continue
+        last = window[-1]["tables"].values()
+        peaks = [r["peak_rss_mib"] for r in window]
+        lines.append(
+            f"| {start}-{start + window_days - 1} | {len(window)} "
+            f"| {statistics.median(r['wall_s'] for r in window):.1f} "
+            f"| {statistics.median(peaks):.0f} / {max(peaks):.0f} "
+            f"| {sum(t['rows'] for t in last):,} | {sum(t['files'] for t in last):,} "
+            f"| {sum(t['bytes'] for t in last) / 1024:,.0f} "
+            f"| {max(t['reader_bytes'] for t in last) / 1024:.0f} |"
+        )
+    lines += [
+        "",
+        "| twin on day | scheduled run: wall s / peak MiB | same run, one-run history "
+        "| its build |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for twin in result["twins"]:
+        scheduled, run, build = twin["scheduled"], twin["twin_run"], twin["twin_build"]
+        lines.append(
+            f"| {twin['day']} | {scheduled['wall_s']:.1f} / {scheduled['peak_rss_mib']:.0f} "
+            f"| {run['wall_s']:.1f} / {run['peak_rss_mib']:.0f} "
+            f"| {build['wall_s']:.1f} / {build['peak_rss_mib']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
@@ -340,7 +378,13 @@ def main() -> None:
     parser.add_argument(
         "--twin-every", type=int, default=0, help="days between twins (default: days / 6)"
     )
+    parser.add_argument(
+        "--report", type=Path, help="only print the Markdown tables of a results file"
+    )
     args = parser.parse_args()
+    if args.report:
+        print(markdown(json.loads(args.report.read_text())), end="")
+        return
     started = time.perf_counter()
     twin_every = args.twin_every or max(1, args.days // 6)
     args.results.mkdir(parents=True, exist_ok=True)
@@ -351,6 +395,7 @@ def main() -> None:
     result["summary"] = summary(result)
     result["total_wall_s"] = round(time.perf_counter() - started, 1)
     path.write_text(json.dumps(result, indent=2) + "\n")
+    path.with_suffix(".md").write_text(markdown(result))
     print(json.dumps(result["summary"], indent=2))
     print(f"wrote {path} ({result['total_wall_s']} s in all)")
 
