@@ -24,7 +24,7 @@ test: install-dev
 
 ## test-fast: the tests not marked slow, in about a minute (transforms, config, files, CLI)
 test-fast: install-dev
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
 
 ## notebooks: install Jupyter into .venv/ and open notebooks/ (kernel: the project's .venv)
 notebooks: $(VENV)/.installed-notebooks
