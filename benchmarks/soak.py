@@ -47,7 +47,15 @@ from deltalake import DeltaTable
 
 from benchmarks.bench import ROOT, measure_any
 from lakehouse.faults import ACTION_ENV, FAULT_ENV
-from tests.soak import Landing, Step, calendar, oracle_tables, parse_snapshot, snapshot_query
+from tests.soak import (
+    Landing,
+    Step,
+    age_logs,
+    calendar,
+    oracle_tables,
+    parse_snapshot,
+    snapshot_query,
+)
 
 TABLES = (
     "bronze.customer_landing",
@@ -195,13 +203,6 @@ def soak(days: int, seed: int, work: Path, twin_every: int, partial: Path) -> di
             partial.write_text(json.dumps(so_far) + "\n")
     final = _final_check(landing, landing_dir, warehouse)
     return {"days": days, "seed": seed, "steps": records, "twins": twins, "final_check": final}
-
-
-def age_logs(warehouse: Path, days: int) -> None:
-    """Make every Delta log file in the warehouse `days` older, as if that time had passed."""
-    for path in warehouse.glob("*/*/_delta_log/*"):
-        stat = path.stat()
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - days * 86_400 * 10**9))
 
 
 def _build_twin(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from bronze.job import QUARANTINE
 from lakehouse.config import Config
 from lakehouse.identity import digest_of
 from lakehouse.secrets import with_pseudonym_salt
@@ -38,7 +39,6 @@ AUDITED_TABLES = (
 
 
 # Tables naming people by email, and the column that does.
-QUARANTINE = "bronze.quarantine"
 NAMING_TABLES = (
     ("bronze.customer_landing", "email"),
     ("bronze.accelerometer_landing", "user"),
@@ -144,8 +144,9 @@ def consent_violations(
                 "digest",
             )
         # A line that did not parse names people only in its text.
-        quarantined = read(QUARANTINE).select(F.explode(emails_in("raw")).alias("email"))
-        checks[f"{QUARANTINE} (erased person)"] = (
+        quarantine = QUARANTINE.qualified_name
+        quarantined = read(quarantine).select(F.explode(emails_in("raw")).alias("email"))
+        checks[f"{quarantine} (erased person)"] = (
             quarantined.select(digest_of(F.col("email")).alias("digest")).join(
                 erased, "digest", "left_semi"
             ),

@@ -87,13 +87,14 @@ def expire_log(location: str) -> None:
     entries before a checkpoint that is itself that old go: every later version needs it.
     """
     delta_table(location).cleanup_metadata()
-    log = join(location, "_delta_log")
-    commits = [_log_version(f.path) for f in list_files(log, ".json")]
+    entries = [f.path for f in list_files(join(location, "_delta_log"), "")]
+    commits = [_log_version(path) for path in entries if path.endswith(".json")]
     if not commits:
         return
-    for checksum in list_files(log, ".crc"):
-        if _log_version(checksum.path) < min(commits):
-            remove_file(checksum.path)
+    oldest = min(commits)
+    for path in entries:
+        if path.endswith(".crc") and _log_version(path) < oldest:
+            remove_file(path)
 
 
 def _log_version(path: str) -> int:
@@ -195,8 +196,8 @@ class DeltalakeLog:
         deleted = table.vacuum(
             retention_hours=int(retain_hours), enforce_retention_duration=False, dry_run=False
         )
-        _checkpoint_as_the_engine_would(location, before)
-        expire_log(location)
+        if not _checkpoint_as_the_engine_would(location, before):
+            expire_log(location)  # a vacuum is when old log goes, checkpoint or not
         return len(deleted)
 
     def compact(self, location: str) -> None:
@@ -219,7 +220,7 @@ class DeltalakeLog:
             drop_checkpoint_hint(location)
 
 
-def _checkpoint_as_the_engine_would(location: str, before: int) -> None:
+def _checkpoint_as_the_engine_would(location: str, before: int) -> bool:
     """After commits made with deltalake (which writes no checkpoint of its own): a checkpoint
     when they passed a multiple of the table's checkpoint interval, as the engine's would.
 
@@ -228,10 +229,12 @@ def _checkpoint_as_the_engine_would(location: str, before: int) -> None:
     """
     table = delta_table(location)
     interval = int(table.metadata().configuration.get(CHECKPOINT_INTERVAL, "10"))
-    if table.version() // interval > before // interval:
+    wrote = table.version() // interval > before // interval
+    if wrote:
         table.create_checkpoint()
         expire_log(location)
     drop_checkpoint_hint(location)
+    return wrote
 
 
 class SparkSqlLog:

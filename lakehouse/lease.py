@@ -135,13 +135,15 @@ class _Renewer(threading.Thread):
 
 
 def _precondition_failed(error: botocore.exceptions.ClientError) -> bool:
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    return code in ("PreconditionFailed", "412", "ConditionalRequestConflict")
+    return _code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict")
 
 
 def _missing(error: botocore.exceptions.ClientError) -> bool:
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    return code in ("NoSuchKey", "404", "NotFound")
+    return _code(error) in ("NoSuchKey", "404", "NotFound")
+
+
+def _code(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _describe(client: Any, bucket: str, key: str) -> str:

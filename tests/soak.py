@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -298,6 +299,14 @@ class Landing:
                 kept = [line for line in lines if json.loads(line).get(key) != email]
                 if kept != lines:
                     path.write_text("".join(line + "\n" for line in kept))
+
+
+def age_logs(warehouse: Path, days: int) -> None:
+    """Make every Delta log file in the warehouse `days` older, as if that time had passed
+    (log retention counts a log file's modification time)."""
+    for path in warehouse.glob("*/*/_delta_log/*"):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - days * 86_400 * 10**9))
 
 
 def oracle_tables(landing: Path, salt: str) -> Tables:

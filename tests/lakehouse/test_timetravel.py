@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.cli import main
-from lakehouse.delta_log import DeltalakeLog
+from lakehouse.delta_log import DeltalakeLog, table_version
 from lakehouse.pipeline import run_pipeline
 from lakehouse.timetravel import (
     AsOfError,
@@ -30,6 +29,7 @@ from tests.lakehouse.test_consent_changes import (
     step,
     withdraw_a,
 )
+from tests.soak import age_logs
 
 pytestmark = pytest.mark.slow
 
@@ -273,9 +273,7 @@ def test_scheduled_runs_keep_the_log_within_its_retention(  # type: ignore[no-un
         land(config, "accelerometer", f"a-day{day}.json", reading("a@x", 3000 + day))
         run_pipeline(spark, config)
     # Five weeks pass (a log retention is 30 days by default): the log so far is old.
-    for path in Path(config.paths.warehouse).glob("*/*/_delta_log/*"):
-        stat = path.stat()
-        os.utime(path, (stat.st_atime - 35 * 86400, stat.st_mtime - 35 * 86400))
+    age_logs(Path(config.paths.warehouse), days=35)
     before_aging = table_version_of(config, "ops.runs")
     counts = {}
     while table_version_of(config, "ops.runs") < 21:  # the next checkpoint: 20
@@ -314,9 +312,7 @@ def test_maintenance_commits_keep_the_log_within_its_retention(spark: SparkSessi
     location = str(Path(config.paths.warehouse, "silver", "customer_trusted"))
     for restore in range(10):  # versions 2 to 11, checkpoint 10
         DeltalakeLog().restore(location, restore % 2)
-    for path in delta_log_files(config, table, ""):
-        stat = path.stat()
-        os.utime(path, (stat.st_atime - 35 * 86400, stat.st_mtime - 35 * 86400))
+    age_logs(Path(config.paths.warehouse), days=35)
     for restore in range(10):  # versions 12 to 21, checkpoint 20
         DeltalakeLog().restore(location, 10 + restore % 2)
     versions = sorted(int(path.name[:20]) for path in delta_log_files(config, table, ".json"))
@@ -327,4 +323,7 @@ def test_maintenance_commits_keep_the_log_within_its_retention(spark: SparkSessi
 
 
 def table_version_of(config, table: str) -> int:  # type: ignore[no-untyped-def]
-    return max(int(path.name[:20]) for path in delta_log_files(config, table, ".json"))
+    schema, name = table.split(".")
+    version = table_version(str(Path(config.paths.warehouse, schema, name)))
+    assert version is not None
+    return version
