@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psutil
 
-from lakehouse.generate import GenerateOptions, generate
+from lakehouse.app.generate import GenerateOptions, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / "benchmarks" / "peers"

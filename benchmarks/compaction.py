@@ -25,11 +25,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from benchmarks.bench import lakehouse_run, measure
-from lakehouse.config import load_config
-from lakehouse.delta_log import file_count
-from lakehouse.engine import open_session
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.config import load_config
+from lakehouse.core.delta_log import file_count
+from lakehouse.core.engine import open_session
 
 ROOT = Path(__file__).resolve().parents[1]
 READ_TABLES = (

@@ -46,7 +46,7 @@ from typing import Any
 from deltalake import DeltaTable
 
 from benchmarks.bench import ROOT, measure_any
-from lakehouse.faults import ACTION_ENV, FAULT_ENV
+from lakehouse.core.faults import ACTION_ENV, FAULT_ENV
 from tests.soak import (
     Landing,
     Step,

@@ -33,15 +33,15 @@ from bronze.transforms import (
     with_ingestion,
     without_text_of_valid_records,
 )
-from lakehouse.catalog import TableSpec
-from lakehouse.config import MaintenanceConfig
-from lakehouse.delta_log import is_delta_table, table_version
-from lakehouse.landing import SOURCES, LandingFile, checked, landing_lines, survey
-from lakehouse.merge import MergeResult
-from lakehouse.run import RunContext, TableJob, TableResult
-from lakehouse.scratch import STAGING, staged
-from lakehouse.storage import join
-from lakehouse.suppression import (
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.config import MaintenanceConfig
+from lakehouse.core.context import RunContext, TableJob, TableResult
+from lakehouse.core.delta_log import is_delta_table, table_version
+from lakehouse.core.landing import SOURCES, LandingFile, checked, landing_lines, survey
+from lakehouse.core.merge import MergeResult
+from lakehouse.core.scratch import STAGING, staged
+from lakehouse.core.storage import join
+from lakehouse.core.suppression import (
     SUPPRESSION_LIST,
     without_suppressed,
     without_suppressed_text,

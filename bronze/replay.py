@@ -27,13 +27,13 @@ from bronze.transforms import (
     valid_records,
     with_ingestion,
 )
-from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import table_version
-from lakehouse.landing import SOURCES
-from lakehouse.merge import MergeResult, delete_matching
-from lakehouse.run import RunContext, TableResult
-from lakehouse.scratch import staged
-from lakehouse.suppression import without_suppressed
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.context import RunContext, TableResult
+from lakehouse.core.delta_log import table_version
+from lakehouse.core.landing import SOURCES
+from lakehouse.core.merge import MergeResult, delete_matching
+from lakehouse.core.scratch import staged
+from lakehouse.core.suppression import without_suppressed
 
 REPLAY_SCHEMA = (
     "run_id STRING, source STRING, files BIGINT, lines_moved BIGINT, batch BIGINT, "

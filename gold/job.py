@@ -1,6 +1,6 @@
 """Gold job: silver trusted tables -> curated customers and the ML-ready dataset.
 
-Refreshed like silver (see `lakehouse.increments`): what new bronze batches touch is
+Refreshed like silver (see `lakehouse.core.increments`): what new bronze batches touch is
 recomputed from silver and MERGEd, and rows of changed customers that left are deleted.
 """
 
@@ -11,9 +11,9 @@ from pyspark.sql import functions as F
 
 from bronze.job import latest_batch
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
-from lakehouse.catalog import TableSpec
-from lakehouse.increments import Increment, refresh
-from lakehouse.run import RunContext, TableJob, TableResult
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.context import RunContext, TableJob, TableResult
+from lakehouse.core.increments import Increment, refresh
 from silver.changes import MOMENT, at_moment_times, changed_customers, fresh
 from silver.job import (
     ACCELEROMETER_TRUSTED,

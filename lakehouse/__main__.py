@@ -3,7 +3,7 @@
 import os
 import sys
 
-from lakehouse.interrupt import interruptible, was_interrupted
+from lakehouse.core.interrupt import interruptible, was_interrupted
 
 
 def main() -> int:
@@ -20,7 +20,7 @@ def main() -> int:
 
 
 def _cli() -> int:
-    from lakehouse.cli import main as cli_main
+    from lakehouse.app.cli import main as cli_main
 
     return cli_main()
 

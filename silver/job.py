@@ -1,7 +1,7 @@
 """Silver job: bronze landing tables -> trusted tables (consenting customers, their readings).
 
 Each table is refreshed from the bronze batches it has not processed yet (see
-`lakehouse.increments`): what those batches touch is recomputed and MERGEd, and the rows of
+`lakehouse.core.increments`): what those batches touch is recomputed and MERGEd, and the rows of
 changed customers that are no longer eligible are deleted (a consent withdrawn or moved).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 
 from bronze.job import LANDING_TABLES, latest_batch
-from lakehouse.catalog import TableSpec
-from lakehouse.increments import Increment, refresh
-from lakehouse.run import RunContext, TableJob, TableResult
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.context import RunContext, TableJob, TableResult
+from lakehouse.core.increments import Increment, refresh
 from silver.changes import (
     MOMENT,
     at_moment_times,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.identity import email_identity
+from lakehouse.core.identity import email_identity
 
 Transform = Callable[[DataFrame], DataFrame]
 
@@ -35,7 +35,7 @@ EARLIEST_BIRTH_DAY = "1900-01-01"
 
 
 def with_normalised_email(column: str) -> Transform:
-    """`column` (an email) replaced by its one spelling (`lakehouse.identity`)."""
+    """`column` (an email) replaced by its one spelling (`lakehouse.core.identity`)."""
 
     def transform(df: DataFrame) -> DataFrame:
         return df.withColumn(column, email_identity(F.col(column)))

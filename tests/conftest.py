@@ -16,8 +16,8 @@ import boto3
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.config import Config, load_config
-from lakehouse.engine import open_session
+from lakehouse.core.config import Config, load_config
+from lakehouse.core.engine import open_session
 
 ROOT = Path(__file__).resolve().parents[1]
 # One known salt for every test, in process and in subprocesses, so tests can compute the

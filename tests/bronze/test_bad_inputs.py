@@ -18,9 +18,9 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.aws import prepared_environment
-from lakehouse.pipeline import run_pipeline
-from lakehouse.run import TableResult
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.aws import prepared_environment
+from lakehouse.core.context import TableResult
 from tests.conftest import s3_config
 
 

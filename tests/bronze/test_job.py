@@ -12,10 +12,10 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from bronze.job import bronze_file_count
-from lakehouse.config import MaintenanceConfig
-from lakehouse.delta_log import file_count, table_version
-from lakehouse.landing import LandingFile
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.config import MaintenanceConfig
+from lakehouse.core.delta_log import file_count, table_version
+from lakehouse.core.landing import LandingFile
 from tests.conftest import ROOT, rows
 
 

@@ -9,9 +9,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from bronze.replay import replay_quarantine
-from lakehouse.cli import main
-from lakehouse.delta_log import table_version
-from lakehouse.pipeline import operation, run_pipeline
+from lakehouse.app.cli import main
+from lakehouse.app.pipeline import operation, run_pipeline
+from lakehouse.core.delta_log import table_version
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from bronze.transforms import (
     valid_records,
     with_ingestion,
 )
-from lakehouse.landing import LINES_SCHEMA as LINES
+from lakehouse.core.landing import LINES_SCHEMA as LINES
 from tests.conftest import rows
 
 

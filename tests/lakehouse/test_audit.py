@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.audit import consent_violations
-from lakehouse.cli import main
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.audit import consent_violations
+from lakehouse.app.cli import main
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
 from tests.lakehouse.test_consent_changes import run_then_withdraw_a
 from tests.lakehouse.test_timetravel import overrides
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse.catalog import TableSpec, attach_warehouse, ensure_table
-from lakehouse.merge import merge_into
+from lakehouse.core.catalog import TableSpec, attach_warehouse, ensure_table
+from lakehouse.core.merge import merge_into
 from tests.conftest import rows
 
 RUNS = TableSpec("bronze", "customer_landing", ("_source_file", "_source_line"))

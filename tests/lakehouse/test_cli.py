@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.cli import main
-from lakehouse.progress import format_table
+from lakehouse.app.cli import main
+from lakehouse.core.progress import format_table
 
 
 def overrides(tmp_path: Path) -> list[str]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.cli import main
-from lakehouse.lock import warehouse_lock
-from lakehouse.statements import parse_statements
+from lakehouse.app.cli import main
+from lakehouse.core.lock import warehouse_lock
+from lakehouse.core.statements import parse_statements
 from tests.conftest import ROOT
 
 Capture = pytest.CaptureFixture[str]

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.delta_log import DeltalakeLog, file_count
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.history import table_history
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.delta_log import DeltalakeLog, file_count
+from lakehouse.core.history import table_history
 from tests.lakehouse.test_incremental import deliver, snapshot
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.config import ConfigError, load_config, require_landing
+from lakehouse.core.config import ConfigError, load_config, require_landing
 
 
 def test_defaults_compose_to_the_embedded_engine_and_local_storage() -> None:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.config import Config
-from lakehouse.pipeline import run_pipeline
-from lakehouse.run import TableResult
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.config import Config
+from lakehouse.core.context import TableResult
 from tests.conftest import rows
 
 pytestmark = pytest.mark.slow

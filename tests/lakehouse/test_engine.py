@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.config import load_config
-from lakehouse.delta_log import DeltalakeLog, SparkSqlLog, table_log
-from lakehouse.engine import (
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.config import load_config
+from lakehouse.core.delta_log import DeltalakeLog, SparkSqlLog, table_log
+from lakehouse.core.engine import (
     GLUE_CLIENT_FACTORY,
     hadoop_version,
     open_session,
@@ -19,8 +21,6 @@ from lakehouse.engine import (
     spark_builder,
     spark_session,
 )
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.pipeline import run_pipeline
 
 
 def test_spark_builder_is_configured_for_delta() -> None:
@@ -105,7 +105,7 @@ def test_embedded_session_speaks_spark_sql(spark: SparkSession) -> None:
 
 
 def test_an_existing_session_is_used_as_it_is(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from lakehouse import engine as engine_module
+    from lakehouse.core import engine as engine_module
 
     running = object()
     monkeypatch.setattr(engine_module.SparkSession, "getActiveSession", lambda: running)

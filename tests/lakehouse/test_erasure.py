@@ -10,11 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.audit import consent_violations
-from lakehouse.cli import main
-from lakehouse.erasure import customer_key, email_digest
-from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.audit import consent_violations
+from lakehouse.app.cli import main
+from lakehouse.app.erasure import customer_key, email_digest
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from tests.conftest import rows
 from tests.lakehouse.test_consent_changes import customer, land, reading, step
 from tests.lakehouse.test_timetravel import overrides

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lakehouse.generate import GenerateOptions, generate
+from lakehouse.app.generate import GenerateOptions, generate
 
 
 def records(landing: Path, source: str) -> list[dict]:  # type: ignore[type-arg]

@@ -11,15 +11,15 @@ import boto3
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.aws import prepared_environment
-from lakehouse.cli import main
-from lakehouse.config import Config
-from lakehouse.ddl import ddl_script
-from lakehouse.engine import open_session
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.glue import DELTA_PARAMETERS, CatalogTable, catalog_table, register_tables
-from lakehouse.pipeline import run_pipeline
-from lakehouse.storage import upload_tree
+from lakehouse.app.cli import main
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.aws import prepared_environment
+from lakehouse.core.config import Config
+from lakehouse.core.ddl import ddl_script
+from lakehouse.core.engine import open_session
+from lakehouse.core.glue import DELTA_PARAMETERS, CatalogTable, catalog_table, register_tables
+from lakehouse.core.storage import upload_tree
 from tests.conftest import s3_config
 from tests.lakehouse.test_incremental import ALL_TABLES
 

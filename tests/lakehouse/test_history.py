@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.cli import main
-from lakehouse.delta_log import DeltalakeLog
-from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from lakehouse.history import UnknownTable, run_listing, table_history
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.cli import main
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.delta_log import DeltalakeLog
+from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
+from lakehouse.core.history import UnknownTable, run_listing, table_history
 from tests.conftest import rows
 from tests.lakehouse.test_consent_changes import land_a_and_b, withdraw_a
 

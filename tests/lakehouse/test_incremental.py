@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.config import Config
-from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.config import Config
+from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from tests.lakehouse.test_pipeline import ALL_TABLES, versions
 
 pytestmark = pytest.mark.slow

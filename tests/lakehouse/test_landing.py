@@ -9,8 +9,8 @@ import pytest
 
 from bronze.explain import explain
 from bronze.transforms import ACCELEROMETER_FIELDS
-from lakehouse.config import ConfigError
-from lakehouse.landing import (
+from lakehouse.core.config import ConfigError
+from lakehouse.core.landing import (
     LandingFile,
     array_elements,
     careful_lines,

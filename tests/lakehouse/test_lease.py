@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from lakehouse.lease import LeaseHeld, s3_lease
-from lakehouse.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
+from lakehouse.core.lease import LeaseHeld, s3_lease
+from lakehouse.core.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
@@ -95,8 +95,8 @@ def test_a_run_whose_cleanup_outlasts_the_grace_still_deletes_its_lease(  # type
     script = tmp_path / "stuck_under_lease.py"
     script.write_text(
         "import sys, time\n"
-        "from lakehouse.interrupt import interruptible\n"
-        "from lakehouse.lease import s3_lease\n"
+        "from lakehouse.core.interrupt import interruptible\n"
+        "from lakehouse.core.lease import s3_lease\n"
         "def command():\n"
         "    with s3_lease(sys.argv[1], {'run_id': 'stuck'}, 0, lease_seconds=600):\n"
         "        try:\n"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
+from lakehouse.core.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
 
 HOLD_AND_SLEEP = """
 import sys, time
-from lakehouse.lock import warehouse_lock
+from lakehouse.core.lock import warehouse_lock
 with warehouse_lock(sys.argv[1], "run-in-child", 0):
     print("locked", flush=True)
     time.sleep(60)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.catalog import TableSpec, ensure_table
-from lakehouse.delta_log import delta_table
-from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from lakehouse.merge import MergeResult, merge_into, merge_statement
+from lakehouse.core.catalog import TableSpec, ensure_table
+from lakehouse.core.delta_log import delta_table
+from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
+from lakehouse.core.merge import MergeResult, merge_into, merge_statement
 from silver.job import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from tests.conftest import rows
 

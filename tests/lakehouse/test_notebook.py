@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lakehouse import notebook
-from lakehouse.config import load_config
+from lakehouse.app import notebook
+from lakehouse.core.config import load_config
 from tests.conftest import ROOT
 
 

@@ -12,10 +12,10 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.config import Config
-from lakehouse.delta_log import table_version
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.config import Config
+from lakehouse.core.delta_log import table_version
 from tests.conftest import ROOT, rows
 from tests.expected import expected_tables
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.audit import consent_violations
-from lakehouse.cli import main
-from lakehouse.erasure import customer_key
-from lakehouse.pipeline import run_pipeline
-from lakehouse.timetravel import AsOfError, resolve_as_of
+from lakehouse.app.audit import consent_violations
+from lakehouse.app.cli import main
+from lakehouse.app.erasure import customer_key
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.timetravel import AsOfError, resolve_as_of
 from tests.conftest import rows
 from tests.expected import expected_tables
 from tests.lakehouse.test_consent_changes import customer, land, reading, step

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.catalog import attach_warehouse
-from lakehouse.config import Config
-from lakehouse.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.lock import LOCK_FILE
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.core.catalog import attach_warehouse
+from lakehouse.core.config import Config
+from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
+from lakehouse.core.lock import LOCK_FILE
 from tests.conftest import ROOT, rows
 from tests.lakehouse.test_incremental import deliver, full_run, snapshot
 

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from lakehouse.progress import Progress, summary_rows
-from lakehouse.run import TableResult
+from lakehouse.core.context import TableResult
+from lakehouse.core.progress import Progress, summary_rows
 
 
 class Terminal(io.StringIO):

@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.aws import prepared_environment
-from lakehouse.catalog import attach_warehouse
-from lakehouse.cli import main
-from lakehouse.config import Config
-from lakehouse.delta_log import DeltalakeLog, table_version
-from lakehouse.engine import open_session
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.history import run_listing, table_history
-from lakehouse.landing import landing_files
-from lakehouse.pipeline import run_pipeline
-from lakehouse.storage import list_files, remove_tree, subfolders, upload_tree
-from lakehouse.timetravel import resolve_as_of, rewrite_query
+from lakehouse.app.cli import main
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.aws import prepared_environment
+from lakehouse.core.catalog import attach_warehouse
+from lakehouse.core.config import Config
+from lakehouse.core.delta_log import DeltalakeLog, table_version
+from lakehouse.core.engine import open_session
+from lakehouse.core.history import run_listing, table_history
+from lakehouse.core.landing import landing_files
+from lakehouse.core.storage import list_files, remove_tree, subfolders, upload_tree
+from lakehouse.core.timetravel import resolve_as_of, rewrite_query
 from tests.conftest import s3_config
 from tests.lakehouse.test_incremental import ALL_TABLES, RUN_LINEAGE
 

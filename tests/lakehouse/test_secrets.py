@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.audit import consent_violations
-from lakehouse.cli import main
-from lakehouse.config import ConfigError, load_config
-from lakehouse.erasure import customer_key
-from lakehouse.pipeline import run_pipeline
+from lakehouse.app.audit import consent_violations
+from lakehouse.app.cli import main
+from lakehouse.app.erasure import customer_key
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.config import ConfigError, load_config
 from tests.lakehouse.test_consent_changes import land_a_and_b
 
 

@@ -21,15 +21,15 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.aws import prepared_environment
-from lakehouse.catalog import attach_warehouse
-from lakehouse.config import Config, load_config
-from lakehouse.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.lock import LOCK_FILE
-from lakehouse.pipeline import run_pipeline
-from lakehouse.scratch import STAGING
-from lakehouse.storage import s3_client, split_s3, upload_tree
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.aws import prepared_environment
+from lakehouse.core.catalog import attach_warehouse
+from lakehouse.core.config import Config, load_config
+from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
+from lakehouse.core.lock import LOCK_FILE
+from lakehouse.core.scratch import STAGING
+from lakehouse.core.storage import s3_client, split_s3, upload_tree
 from tests.conftest import ROOT, s3_config
 from tests.lakehouse import test_s3
 from tests.lakehouse.test_incremental import deliver, snapshot
@@ -218,8 +218,8 @@ def test_a_run_whose_engine_stopped_itself_on_ctrl_c_still_ends_within_seconds( 
     script = tmp_path / "sail_keeps_sigint.py"
     script.write_text(
         "import sys\n"
-        "import lakehouse.engine\n"
-        "lakehouse.engine.reclaim_signal_handlers = lambda: None\n"
+        "import lakehouse.core.engine\n"
+        "lakehouse.core.engine.reclaim_signal_handlers = lambda: None\n"
         "from lakehouse.__main__ import main\n"
         "sys.argv[0] = 'lakehouse'\n"
         "sys.exit(main())\n"
@@ -251,7 +251,7 @@ def test_a_second_signal_ends_the_process_at_once_and_a_stuck_cleanup_is_cut_sho
     script = tmp_path / "slow_cleanup.py"
     script.write_text(
         "import sys, time\n"
-        "from lakehouse.interrupt import interruptible\n"
+        "from lakehouse.core.interrupt import interruptible\n"
         "def command():\n"
         "    try:\n"
         "        print('working', file=sys.stderr, flush=True)\n"

@@ -25,14 +25,14 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.cli import main
-from lakehouse.config import Config, load_config
-from lakehouse.delta_log import DeltalakeLog
-from lakehouse.erasure import email_digest, erase_customer
-from lakehouse.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from lakehouse.history import table_spec
-from lakehouse.maintenance import restore, vacuum
-from lakehouse.pipeline import operation, run_pipeline
+from lakehouse.app.cli import main
+from lakehouse.app.erasure import email_digest, erase_customer
+from lakehouse.app.maintenance import restore, vacuum
+from lakehouse.app.pipeline import operation, run_pipeline
+from lakehouse.core.config import Config, load_config
+from lakehouse.core.delta_log import DeltalakeLog
+from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
+from lakehouse.core.history import table_spec
 from tests.lakehouse.test_pipeline import ALL_TABLES, versions
 from tests.lakehouse.test_timetravel import overrides
 from tests.soak import (

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.cli import main
-from lakehouse.delta_log import DeltalakeLog, table_version
-from lakehouse.pipeline import run_pipeline
-from lakehouse.timetravel import (
+from lakehouse.app.cli import main
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.delta_log import DeltalakeLog, table_version
+from lakehouse.core.timetravel import (
     AsOfError,
     diff_versions,
     read_as_of,

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.catalog import TableSpec, ensure_table
-from lakehouse.config import Config
-from lakehouse.merge import MergeResult, append_into, merge_into
+from lakehouse.core.catalog import TableSpec, ensure_table
+from lakehouse.core.config import Config
+from lakehouse.core.merge import MergeResult, append_into, merge_into
 
 # Bump when a rule that shapes silver or gold changes: the next run then rebuilds them in full.
 # 2: emails are matched trimmed and lower-cased (`silver.transforms.normalised_email`).

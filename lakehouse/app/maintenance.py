@@ -8,10 +8,10 @@ from deltalake.exceptions import DeltaError
 from pyspark.sql import functions as F
 
 from bronze.job import INGESTED_FILES, LANDING_TABLES, QUARANTINE
-from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import TableLog, is_delta_table, table_log, table_version
-from lakehouse.history import table_spec
-from lakehouse.run import RunContext, TableResult
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.context import RunContext, TableResult
+from lakehouse.core.delta_log import TableLog, is_delta_table, table_log, table_version
+from lakehouse.core.history import table_spec
 
 DEFAULT_RETAIN_HOURS = 168
 

@@ -15,7 +15,7 @@ import boto3
 from pyspark.sql import SparkSession
 from pyspark.sql.types import DataType, StructType
 
-from lakehouse.config import CatalogConfig
+from lakehouse.core.config import CatalogConfig
 
 # What Athena and Glue crawlers put on a native Delta Lake table (no symlink manifest).
 DELTA_PARAMETERS = {

@@ -15,11 +15,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bronze.job import QUARANTINE
-from lakehouse.config import Config
-from lakehouse.identity import digest_of
-from lakehouse.secrets import with_pseudonym_salt
-from lakehouse.suppression import SUPPRESSION_LIST, emails_in
-from lakehouse.timetravel import AsOf, AsOfError, read_as_of
+from lakehouse.core.config import Config
+from lakehouse.core.identity import digest_of
+from lakehouse.core.secrets import with_pseudonym_salt
+from lakehouse.core.suppression import SUPPRESSION_LIST, emails_in
+from lakehouse.core.timetravel import AsOf, AsOfError, read_as_of
 from silver.transforms import (
     latest_record_per_customer,
     with_customer_key,

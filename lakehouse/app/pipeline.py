@@ -13,20 +13,20 @@ from pyspark.sql import SparkSession
 from bronze.job import JOBS as BRONZE_JOBS
 from bronze.job import latest_batch
 from gold.job import JOBS as GOLD_JOBS
-from lakehouse.catalog import attach_warehouse
-from lakehouse.compaction import compact_small_files
-from lakehouse.config import Config, ConfigError, require_landing
-from lakehouse.engine import brief, interrupt_engine
-from lakehouse.glue import catalog_table, register_tables
-from lakehouse.history import table_spec
-from lakehouse.interrupt import Interrupted
-from lakehouse.ledger import record_end, record_start
-from lakehouse.lock import warehouse_lock
-from lakehouse.progress import Progress
-from lakehouse.run import RunContext, TableJob, TableResult
-from lakehouse.scratch import STAGING
-from lakehouse.secrets import with_pseudonym_salt
-from lakehouse.storage import join, remove_tree
+from lakehouse.core.catalog import attach_warehouse
+from lakehouse.core.compaction import compact_small_files
+from lakehouse.core.config import Config, ConfigError, require_landing
+from lakehouse.core.context import RunContext, TableJob, TableResult
+from lakehouse.core.engine import brief, interrupt_engine
+from lakehouse.core.glue import catalog_table, register_tables
+from lakehouse.core.history import table_spec
+from lakehouse.core.interrupt import Interrupted
+from lakehouse.core.lock import warehouse_lock
+from lakehouse.core.progress import Progress
+from lakehouse.core.run_log import record_end, record_start
+from lakehouse.core.scratch import STAGING
+from lakehouse.core.secrets import with_pseudonym_salt
+from lakehouse.core.storage import join, remove_tree
 from silver.job import JOBS as SILVER_JOBS
 
 log = logging.getLogger(__name__)

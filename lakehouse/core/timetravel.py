@@ -25,15 +25,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from sqlglot import exp
 
-from lakehouse.delta_log import (
+from lakehouse.core.delta_log import (
     VersionNotRetained,
     delta_table,
     drop_checkpoint_hint,
     is_delta_table,
     require_retained,
 )
-from lakehouse.ledger import RUN_TABLES, RUNS
-from lakehouse.storage import join
+from lakehouse.core.run_log import RUN_TABLES, RUNS
+from lakehouse.core.storage import join
 
 
 class AsOfError(ValueError):

@@ -1,6 +1,6 @@
 """Right to erasure: remove one customer's rows from every table, bronze included.
 
-People are matched by their normalised email (`lakehouse.identity`), so every spelling an
+People are matched by their normalised email (`lakehouse.core.identity`), so every spelling an
 export used is found. Rows are deleted with the same MERGE path as every write (a deletion
 scope and no new rows), so each table gets one new version. The person goes on the
 suppression list, so no later delivery brings them back. Old versions still hold the data
@@ -21,11 +21,11 @@ from pyspark.sql import functions as F
 
 from bronze.job import LANDING_TABLES, QUARANTINE
 from gold.job import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
-from lakehouse.catalog import TableSpec, ensure_properties
-from lakehouse.delta_log import table_version
-from lakehouse.identity import email_digest, email_identity, normalised_email
-from lakehouse.run import RunContext, TableResult
-from lakehouse.suppression import SUPPRESSION_LIST, emails_in
+from lakehouse.core.catalog import TableSpec, ensure_properties
+from lakehouse.core.context import RunContext, TableResult
+from lakehouse.core.delta_log import table_version
+from lakehouse.core.identity import email_digest, email_identity, normalised_email
+from lakehouse.core.suppression import SUPPRESSION_LIST, emails_in
 from silver.changes import MOMENT
 from silver.job import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import FIELD_SEPARATOR

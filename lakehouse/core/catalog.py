@@ -14,8 +14,8 @@ import sqlglot
 from pyspark.sql import SparkSession
 from sqlglot import exp
 
-from lakehouse.delta_log import delta_table, drop_checkpoint_hint, is_delta_table
-from lakehouse.storage import join, subfolders
+from lakehouse.core.delta_log import delta_table, drop_checkpoint_hint, is_delta_table
+from lakehouse.core.storage import join, subfolders
 
 
 @dataclass(frozen=True)

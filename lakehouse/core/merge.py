@@ -14,10 +14,10 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
-from lakehouse import scratch
-from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import commits_metrics, drop_checkpoint_hint, table_version
-from lakehouse.faults import checkpoint
+from lakehouse.core import scratch
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.delta_log import commits_metrics, drop_checkpoint_hint, table_version
+from lakehouse.core.faults import checkpoint
 
 DELETE_FLAG = "_merge_delete"
 

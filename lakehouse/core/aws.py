@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from lakehouse.config import Config
+from lakehouse.core.config import Config
 
 GLUE_CATALOG = "glue"
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import botocore.exceptions
 
-from lakehouse.interrupt import released_on_forced_exit
-from lakehouse.storage import s3_client, split_s3
+from lakehouse.core.interrupt import released_on_forced_exit
+from lakehouse.core.storage import s3_client, split_s3
 
 log = logging.getLogger(__name__)
 

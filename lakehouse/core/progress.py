@@ -9,8 +9,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO
 
-from lakehouse.interrupt import Interrupted
-from lakehouse.run import TableResult
+from lakehouse.core.context import TableResult
+from lakehouse.core.interrupt import Interrupted
 
 log = logging.getLogger("lakehouse")
 

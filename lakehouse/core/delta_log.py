@@ -18,8 +18,8 @@ from urllib.parse import unquote, urlparse
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from lakehouse.aws import aws_credentials
-from lakehouse.storage import file_names, is_s3, join, list_files, remove_file
+from lakehouse.core.aws import aws_credentials
+from lakehouse.core.storage import file_names, is_s3, join, list_files, remove_file
 
 # Optional in the Delta protocol: it only saves readers a listing of the log.
 CHECKPOINT_HINT = "_last_checkpoint"

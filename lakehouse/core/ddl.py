@@ -7,8 +7,8 @@ comment above each statement, from the same schema the Glue entry carries.
 
 from __future__ import annotations
 
-from lakehouse.catalog import sql_text
-from lakehouse.glue import CatalogTable
+from lakehouse.core.catalog import sql_text
+from lakehouse.core.glue import CatalogTable
 
 DIALECTS = ("athena", "spark")
 

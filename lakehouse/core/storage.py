@@ -6,7 +6,7 @@ uploading files into a landing zone. A path is a local folder or an `s3://bucket
 the path alone decides which store answers, so callers never branch on the storage kind.
 
 S3 is reached with boto3 and the standard AWS chain; region and endpoint come from the
-environment the entry point prepares from `storage.*` (see `lakehouse.aws`).
+environment the entry point prepares from `storage.*` (see `lakehouse.core.aws`).
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import TableSpec
-from lakehouse.config import Config
-from lakehouse.interrupt import Interrupted
-from lakehouse.run import RunContext, TableResult
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.config import Config
+from lakehouse.core.context import RunContext, TableResult
+from lakehouse.core.interrupt import Interrupted
 
-RUNS = TableSpec("ops", "runs", ("run_id",), package="lakehouse")
-RUN_TABLES = TableSpec("ops", "run_tables", ("run_id", "table_name"), package="lakehouse")
+RUNS = TableSpec("ops", "runs", ("run_id",), package="lakehouse.core")
+RUN_TABLES = TableSpec("ops", "run_tables", ("run_id", "table_name"), package="lakehouse.core")
 RUN_SCHEMA = (
     "run_id STRING, command STRING, target STRING, status STRING, started_at TIMESTAMP, "
     "ended_at TIMESTAMP, config_digest STRING, error STRING"

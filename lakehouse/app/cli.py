@@ -10,7 +10,7 @@ version, a run, data to audit) or the engine rejects the query; 2 configuration 
 error, reported before anything is written (a bad key, an unreachable bucket, a statement that
 writes without --allow-writes, a sample that would mix with another); 3 busy: another run
 holds the warehouse; 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM (the run is
-recorded as interrupted and the warehouse released; see `lakehouse.interrupt`). Mistakes are
+recorded as interrupted and the warehouse released; see `lakehouse.core.interrupt`). Mistakes are
 one line on stderr, never a traceback.
 """
 
@@ -33,28 +33,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from bronze.job import INGESTED_FILES
 from bronze.replay import quarantine_summary, replay_quarantine
-from lakehouse.audit import AUDITED_TABLES, consent_violations
-from lakehouse.aws import prepared_environment
-from lakehouse.catalog import attach_warehouse
-from lakehouse.config import (
-    STORAGE_ERRORS,
-    Config,
-    ConfigError,
-    load_config,
-    require_landing,
-    storage_error,
-)
-from lakehouse.ddl import DIALECTS, ddl_script
-from lakehouse.delta_log import commits_metrics, is_delta_table, table_log, table_version
-from lakehouse.engine import open_session
-from lakehouse.erasure import NothingToErase, email_digest, erase_customer, erasure_plan
-from lakehouse.errors import QueryError, UsageError, query_errors
-from lakehouse.generate import SOURCES, GenerateOptions, clashes, generate, is_generated_name
-from lakehouse.glue import catalog_table
-from lakehouse.history import UnknownTable, run_listing, table_history, table_spec
-from lakehouse.interrupt import interruptible
-from lakehouse.lock import WarehouseBusy
-from lakehouse.maintenance import (
+from lakehouse.app.audit import AUDITED_TABLES, consent_violations
+from lakehouse.app.erasure import NothingToErase, email_digest, erase_customer, erasure_plan
+from lakehouse.app.generate import SOURCES, GenerateOptions, clashes, generate, is_generated_name
+from lakehouse.app.maintenance import (
     DEFAULT_RETAIN_HOURS,
     MaintenanceError,
     forget_history,
@@ -62,13 +44,31 @@ from lakehouse.maintenance import (
     vacuum,
     with_vacuum,
 )
-from lakehouse.pipeline import operation, run_pipeline, select_jobs
-from lakehouse.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
-from lakehouse.run import TableResult
-from lakehouse.secrets import AUTO, with_pseudonym_salt
-from lakehouse.statements import Statements, parse_statements
-from lakehouse.storage import folder_exists, remove_file, upload_tree
-from lakehouse.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
+from lakehouse.app.pipeline import operation, run_pipeline, select_jobs
+from lakehouse.core.aws import prepared_environment
+from lakehouse.core.catalog import attach_warehouse
+from lakehouse.core.config import (
+    STORAGE_ERRORS,
+    Config,
+    ConfigError,
+    load_config,
+    require_landing,
+    storage_error,
+)
+from lakehouse.core.context import TableResult
+from lakehouse.core.ddl import DIALECTS, ddl_script
+from lakehouse.core.delta_log import commits_metrics, is_delta_table, table_log, table_version
+from lakehouse.core.engine import open_session
+from lakehouse.core.errors import QueryError, UsageError, query_errors
+from lakehouse.core.glue import catalog_table
+from lakehouse.core.history import UnknownTable, run_listing, table_history, table_spec
+from lakehouse.core.interrupt import interruptible
+from lakehouse.core.lock import WarehouseBusy
+from lakehouse.core.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
+from lakehouse.core.secrets import AUTO, with_pseudonym_salt
+from lakehouse.core.statements import Statements, parse_statements
+from lakehouse.core.storage import folder_exists, remove_file, upload_tree
+from lakehouse.core.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
 
 log = logging.getLogger("lakehouse")
 

@@ -16,8 +16,8 @@ import secrets
 import stat
 from pathlib import Path
 
-from lakehouse.config import Config, ConfigError
-from lakehouse.storage import is_s3, join, s3_client, split_s3
+from lakehouse.core.config import Config, ConfigError
+from lakehouse.core.storage import is_s3, join, s3_client, split_s3
 
 AUTO = "auto"
 SECRET_FILE = ("_secrets", "pseudonym_salt")

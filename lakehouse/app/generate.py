@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from lakehouse.storage import join, list_files, read_chunks
+from lakehouse.core.storage import join, list_files, read_chunks
 
 FIRST_NAMES = ("Santosh", "Sarah", "Ben", "Jo", "Frank", "Lyn", "Danny", "Chris", "Eric", "Spencer")
 LAST_NAMES = (

@@ -6,7 +6,7 @@ lock behind. A second run waits up to `run.lock_timeout_seconds`, then fails wit
 `WarehouseBusy` naming the holder. Delta's own optimistic concurrency still guards against
 writers that bypass the lock (a notebook, another tool): their conflicting commit fails.
 
-A warehouse in S3 has no file locks; there the lock is a lease object (`lakehouse.lease`).
+A warehouse in S3 has no file locks; there the lock is a lease object (`lakehouse.core.lease`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from lakehouse.lease import LeaseHeld, s3_lease
-from lakehouse.storage import is_s3, join
+from lakehouse.core.lease import LeaseHeld, s3_lease
+from lakehouse.core.storage import is_s3, join
 
 log = logging.getLogger(__name__)
 

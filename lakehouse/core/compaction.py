@@ -11,10 +11,10 @@ since their watermark, so a table that was up to date gets its watermark moved a
 
 from __future__ import annotations
 
-from lakehouse.delta_log import file_count, table_log, table_version
-from lakehouse.history import table_spec
-from lakehouse.increments import save_watermark, watermark
-from lakehouse.run import RunContext, TableResult
+from lakehouse.core.context import RunContext, TableResult
+from lakehouse.core.delta_log import file_count, table_log, table_version
+from lakehouse.core.history import table_spec
+from lakehouse.core.increments import save_watermark, watermark
 
 
 def compact_small_files(ctx: RunContext, names: list[str], above_files: int) -> list[TableResult]:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.storage import join, remove_tree
+from lakehouse.core.storage import join, remove_tree
 
 STAGING = "_staging"
 

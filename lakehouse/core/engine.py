@@ -16,9 +16,9 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from lakehouse.aws import prepared_environment
-from lakehouse.config import Config, EngineConfig
-from lakehouse.interrupt import reclaim_signal_handlers, was_interrupted
+from lakehouse.core.aws import prepared_environment
+from lakehouse.core.config import Config, EngineConfig
+from lakehouse.core.interrupt import reclaim_signal_handlers, was_interrupted
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from hydra.errors import HydraException
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lakehouse.storage import folder_exists
+from lakehouse.core.storage import folder_exists
 
 ENGINES = ("sail", "spark")
 STORAGE_KINDS = ("local", "s3")
@@ -87,7 +87,7 @@ class PrivacyConfig:
     # Keep only readings taken at or after the customer's research-consent time.
     consent_cutoff: bool = True
     # Mixed into the pseudonymous customer key so it cannot be rebuilt from an email alone;
-    # `auto`: a random secret kept with the warehouse (`lakehouse.secrets`).
+    # `auto`: a random secret kept with the warehouse (`lakehouse.core.secrets`).
     pseudonym_salt: str = MISSING
 
 
@@ -135,7 +135,7 @@ ConfigStore.instance().store(name="lakehouse_schema", node=Config)
 def default_config_dir() -> Path:
     """`conf/` beside the packages, unless `LAKEHOUSE_CONF_DIR` points elsewhere."""
     configured = os.environ.get(CONF_DIR_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "conf"
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "conf"
 
 
 def load_config(

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import file_count, is_delta_table, table_version
-from lakehouse.run import RunContext, TableResult, source_rows
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.context import RunContext, TableResult, source_rows
+from lakehouse.core.delta_log import file_count, is_delta_table, table_version
 
-WATERMARKS = TableSpec("ops", "watermarks", ("table_name",), package="lakehouse")
+WATERMARKS = TableSpec("ops", "watermarks", ("table_name",), package="lakehouse.core")
 WATERMARK_SCHEMA = (
     "table_name STRING, through_batch BIGINT, table_version BIGINT, config_digest STRING, "
     "run_id STRING, updated_at TIMESTAMP"

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse.catalog import attach_warehouse
-from lakehouse.config import Config, default_config_dir, load_config
-from lakehouse.engine import open_session
-from lakehouse.generate import GenerateOptions, generate
-from lakehouse.pipeline import run_pipeline
-from lakehouse.storage import folder_exists, is_s3
+from lakehouse.app.generate import GenerateOptions, generate
+from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.catalog import attach_warehouse
+from lakehouse.core.config import Config, default_config_dir, load_config
+from lakehouse.core.engine import open_session
+from lakehouse.core.storage import folder_exists, is_s3
 
 # A sample that runs in seconds yet shows every case: shared serials, late consent, bad lines.
 SAMPLE = GenerateOptions(customers=60, readings_per_customer=40, files=2, malformed=1, seed=7)

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.storage import (
+from lakehouse.core.storage import (
     Entry,
     is_s3,
     is_within,

@@ -12,9 +12,9 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import TableSpec
-from lakehouse.delta_log import TableLog, is_delta_table
-from lakehouse.ledger import RUN_TABLES, RUNS
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.delta_log import TableLog, is_delta_table
+from lakehouse.core.run_log import RUN_TABLES, RUNS
 
 Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 METRICS_SHOWN = (
