@@ -47,11 +47,12 @@ SEED ?= 1
 soak: install-dev
 	$(BIN)/python -m benchmarks.soak --days $(DAYS) --seed $(SEED)
 
-## lint: ruff (lint + format check) and mypy
+## lint: ruff (lint + format check), mypy, and the import contract (pyproject.toml)
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

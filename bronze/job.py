@@ -19,6 +19,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bronze.explain import explain
+from bronze.tables import (
+    INGESTED_FILES,
+    LANDING_TABLES,
+    LINE_KEY,
+    QUARANTINE,
+    QUARANTINE_REPLAYS,
+    SOURCES,
+)
 from bronze.transforms import (
     FIELDS_BY_SOURCE,
     REASON,
@@ -37,43 +45,29 @@ from lakehouse.core.catalog import TableSpec
 from lakehouse.core.config import MaintenanceConfig
 from lakehouse.core.context import RunContext, TableJob, TableResult
 from lakehouse.core.delta_log import is_delta_table, table_version
-from lakehouse.core.landing import SOURCES, LandingFile, checked, landing_lines, survey
+from lakehouse.core.landing import LandingFile, checked, landing_lines, survey
 from lakehouse.core.merge import MergeResult
+from lakehouse.core.ops_tables import SUPPRESSION_LIST
 from lakehouse.core.scratch import STAGING, staged
 from lakehouse.core.storage import join
 from lakehouse.core.suppression import (
-    SUPPRESSION_LIST,
     without_suppressed,
     without_suppressed_text,
 )
 
 log = logging.getLogger(__name__)
 
-LINEAGE_KEY = ("_source_file", "_source_checksum", "_source_line")
-LANDING_TABLES = {
-    "customer": TableSpec("bronze", "customer_landing", LINEAGE_KEY),
-    "accelerometer": TableSpec("bronze", "accelerometer_landing", LINEAGE_KEY),
-    "step_trainer": TableSpec("bronze", "step_trainer_landing", LINEAGE_KEY),
-}
-QUARANTINE = TableSpec("bronze", "quarantine", ("source_file", "source_checksum", "source_line"))
-INGESTED_FILES = TableSpec("bronze", "ingested_files", ("file", "checksum"))
-REPLAYS = TableSpec("bronze", "quarantine_replays", ("run_id", "source"))
-LINE_KEY = ("source_file", "source_checksum", "source_line")
 EXPLAINED_SCHEMA = "source_file STRING, source_checksum STRING, source_line INT, explanation STRING"
-LEDGER_SCHEMA = (
-    "source STRING, file STRING, checksum STRING, size BIGINT, modified_ns BIGINT, "
-    "batch BIGINT, ingestion_run_id STRING, ingested_at TIMESTAMP"
-)
 
 
 def ingest(ctx: RunContext, source: str) -> list[TableResult]:
-    """Write the records of the source's new files to quarantine and landing, then the ledger.
+    """Write the records of the source's new files to quarantine and landing, then record them.
 
-    The ledger is committed last, so a run cut off before it re-reads the file next time;
-    `append_new_files` then skips the tables that already hold it.
+    `bronze.ingested_files` is committed last, so a run cut off before it re-reads the file
+    next time; `append_new_files` then skips the tables that already hold it.
     """
     landing_table = LANDING_TABLES[source]
-    ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES, REPLAYS, SUPPRESSION_LIST)
+    ctx.ensure(landing_table, QUARANTINE, INGESTED_FILES, QUARANTINE_REPLAYS, SUPPRESSION_LIST)
     known = ingested_files(ctx, source)
     found = survey(
         ctx.config.paths.landing,
@@ -82,7 +76,7 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     )
     new, seen_again = sort_out(found.files, known)
     fields = FIELDS_BY_SOURCE[source]
-    stamp = partial(with_ingestion, ctx.batch, ctx.run_id, ctx.started_at)
+    stamp = partial(with_ingestion, ctx.batches.current, ctx.run_id, ctx.started_at)
     notes = [*found.warnings, *(f"{path}: skipped, {why}" for path, why in found.skipped)]
     scratch = join(ctx.warehouse, STAGING, f"landing.{source}")
     with landing_lines(ctx.spark, new, scratch) as lines:
@@ -114,12 +108,14 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
                     "(they are on the suppression list)"
                 )
 
-    ledger = [ledger_row(ctx, source, file) for file in new]
+    ingested = [ingested_file_row(ctx, source, file) for file in new]
     for file in seen_again:  # same content, new size or time: remember it, read nothing
         known_row = known[(file.path, str(file.checksum))]
-        ledger.append({**known_row, "size": file.size, "modified_ns": file.modified_ns})
-    if ledger:
-        record_files(ctx, ledger)
+        ingested.append({**known_row, "size": file.size, "modified_ns": file.modified_ns})
+    if ingested:
+        record_ingested_files(ctx, ingested)
+    if new:
+        ctx.batches.stamped()
     for note in notes:
         log.warning("%s", note)
     quarantined = quarantine.inserted
@@ -238,7 +234,7 @@ def append_new_files(
 
 
 def ingested_files(ctx: RunContext, source: str) -> dict[tuple[str, str], dict[str, object]]:
-    """The ledger rows of one source, by (file, checksum)."""
+    """The `bronze.ingested_files` rows of one source, by (file, checksum)."""
     rows = ctx.spark.table(INGESTED_FILES.qualified_name).where(F.col("source") == source)
     return {(row["file"], row["checksum"]): row.asDict() for row in rows.collect()}
 
@@ -259,29 +255,31 @@ def sort_out(
     return new, seen_again
 
 
-def ledger_row(ctx: RunContext, source: str, file: LandingFile) -> dict[str, object]:
+def ingested_file_row(ctx: RunContext, source: str, file: LandingFile) -> dict[str, object]:
     return {
         "source": source,
         "file": file.path,
         "checksum": file.checksum,
         "size": file.size,
         "modified_ns": file.modified_ns,
-        "batch": ctx.batch,
+        "batch": ctx.batches.current,
         "ingestion_run_id": ctx.run_id,
         "ingested_at": ctx.started_at,
     }
 
 
-def record_files(ctx: RunContext, rows: list[dict[str, object]]) -> None:
-    columns = [name.split()[0] for name in LEDGER_SCHEMA.split(", ")]
-    frame = ctx.spark.createDataFrame([tuple(r[c] for c in columns) for r in rows], LEDGER_SCHEMA)
+def record_ingested_files(ctx: RunContext, rows: list[dict[str, object]]) -> None:
+    columns = INGESTED_FILES.column_names
+    frame = ctx.spark.createDataFrame(
+        [tuple(r[c] for c in columns) for r in rows], INGESTED_FILES.row_schema
+    )
     ctx.merge(frame, INGESTED_FILES)
 
 
 def latest_batch(spark: SparkSession, warehouse: str) -> int:
     """The newest batch any file was ingested or any quarantined line replayed in (0: none)."""
     newest = 0
-    for table in (INGESTED_FILES, REPLAYS):
+    for table in (INGESTED_FILES, QUARANTINE_REPLAYS):
         location = table.location(warehouse)
         if not is_delta_table(location):
             continue

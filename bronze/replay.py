@@ -12,13 +12,14 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bronze.job import (
+from bronze.job import erased_people
+from bronze.tables import (
     LANDING_TABLES,
     LINE_KEY,
     LINEAGE_KEY,
     QUARANTINE,
-    REPLAYS,
-    erased_people,
+    QUARANTINE_REPLAYS,
+    SOURCES,
 )
 from bronze.transforms import (
     FIELDS_BY_SOURCE,
@@ -30,20 +31,14 @@ from bronze.transforms import (
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import table_version
-from lakehouse.core.landing import SOURCES
 from lakehouse.core.merge import MergeResult, delete_matching
 from lakehouse.core.scratch import staged
 from lakehouse.core.suppression import without_suppressed
 
-REPLAY_SCHEMA = (
-    "run_id STRING, source STRING, files BIGINT, lines_moved BIGINT, batch BIGINT, "
-    "replayed_at TIMESTAMP"
-)
-
 
 def replay_quarantine(ctx: RunContext) -> list[TableResult]:
     """Move every quarantined line that now parses into its landing table."""
-    ctx.ensure(QUARANTINE, REPLAYS)
+    ctx.ensure(QUARANTINE, QUARANTINE_REPLAYS)
     results: list[TableResult] = []
     moved: list[tuple[object, ...]] = []
     for source in SOURCES:
@@ -51,9 +46,14 @@ def replay_quarantine(ctx: RunContext) -> list[TableResult]:
         results.append(TableResult.of(landed, read=landed.inserted))
         results.append(TableResult.of(deleted, read=deleted.deleted))
         if deleted.deleted:
-            moved.append((ctx.run_id, source, files, deleted.deleted, ctx.batch, ctx.started_at))
+            moved.append(
+                (ctx.run_id, source, files, deleted.deleted, ctx.batches.current, ctx.started_at)
+            )
     if moved:
-        ctx.append(ctx.spark.createDataFrame(moved, REPLAY_SCHEMA), REPLAYS)
+        ctx.append(
+            ctx.spark.createDataFrame(moved, QUARANTINE_REPLAYS.row_schema), QUARANTINE_REPLAYS
+        )
+        ctx.batches.stamped()
     return results
 
 
@@ -82,7 +82,7 @@ def replay_source(ctx: RunContext, source: str) -> tuple[MergeResult, MergeResul
         files = [row[0] for row in now_valid.select("source_file").distinct().collect()]
         if not files:
             return _unchanged(ctx, landing), _unchanged(ctx, QUARANTINE), 0
-        stamp = with_ingestion(ctx.batch, ctx.run_id, ctx.started_at)
+        stamp = with_ingestion(ctx.batches.current, ctx.run_id, ctx.started_at)
         records = now_valid.transform(valid_records(fields)).transform(stamp)
         held = ctx.table(landing).where(F.col("_source_file").isin(files)).select(*LINEAGE_KEY)
         new = records.join(held, list(LINEAGE_KEY), "left_anti")

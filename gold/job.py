@@ -9,70 +9,98 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from bronze.job import latest_batch
+from bronze.tables import STEP_TRAINER_LANDING
+from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
-from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableJob, TableResult
-from lakehouse.core.increments import Increment, refresh
+from lakehouse.core.increments import Build, Increment, refresh
 from silver.changes import MOMENT, at_moment_times, changed_customers, fresh
 from silver.job import (
-    ACCELEROMETER_TRUSTED,
-    CUSTOMER_TRUSTED,
-    STEP_TRAINER,
-    STEP_TRAINER_TRUSTED,
     customer_records,
     phone_readings,
     touched_and_leaving_moments,
 )
+from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import with_customer_key
-
-CUSTOMER_CURATED = TableSpec("gold", "customer_curated", ("email",))
-# record_id digests the two readings paired; every other column follows from them.
-MACHINE_LEARNING_CURATED = TableSpec(
-    "gold", "machine_learning_curated", ("record_id",), content_keyed=True
-)
 
 
 def build_customer_curated(ctx: RunContext) -> list[TableResult]:
-    customers = ctx.table(CUSTOMER_TRUSTED)
-    readings = ctx.table(ACCELEROMETER_TRUSTED)
-
-    def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
-        since = increment.since_batch
-        changed = changed_customers(customer_records(ctx), since)
-        if increment.full:
-            return customers.transform(customers_with_readings(readings)), changed
-        new_users = fresh(phone_readings(ctx), since).select(F.col("user").alias("email"))
-        touched = changed.unionByName(new_users).distinct()
-        their_readings = readings.join(
-            touched.withColumnRenamed("email", "user"), "user", "left_semi"
-        )
-        candidates = customers.join(touched, "email", "left_semi")
-        return candidates.transform(customers_with_readings(their_readings)), changed
-
-    return [refresh(ctx, CUSTOMER_CURATED, latest_batch(ctx.spark, ctx.warehouse), build)]
+    build = customer_curated_build(
+        customer_records(ctx),
+        phone_readings(ctx),
+        ctx.table(CUSTOMER_TRUSTED),
+        ctx.table(ACCELEROMETER_TRUSTED),
+    )
+    return [refresh(ctx, CUSTOMER_CURATED, build)]
 
 
 def build_machine_learning_curated(ctx: RunContext) -> list[TableResult]:
-    steps = ctx.table(STEP_TRAINER_TRUSTED)
-    customers = ctx.table(CUSTOMER_TRUSTED)
-    accelerometer = ctx.table(ACCELEROMETER_TRUSTED)
-    salt = ctx.config.privacy.pseudonym_salt
+    build = machine_learning_curated_build(
+        customer_records(ctx),
+        phone_readings(ctx),
+        ctx.table(STEP_TRAINER_LANDING),
+        ctx.table(STEP_TRAINER_TRUSTED),
+        ctx.table(CUSTOMER_TRUSTED),
+        ctx.table(ACCELEROMETER_TRUSTED),
+        salt=ctx.config.privacy.pseudonym_salt,
+    )
+    return [refresh(ctx, MACHINE_LEARNING_CURATED, build)]
 
+
+# What each table holds for an increment, and the scope that content completes: pure functions
+# of the tables they are given (see `lakehouse.core.increments.Build`).
+
+
+def customer_curated_build(
+    customer_landing: DataFrame,
+    phone_landing: DataFrame,
+    customer_trusted: DataFrame,
+    accelerometer_trusted: DataFrame,
+) -> Build:
+    def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
+        since = increment.since_batch
+        changed = changed_customers(customer_landing, since)
+        if increment.full:
+            rule = customers_with_readings(accelerometer_trusted)
+            return customer_trusted.transform(rule), changed
+        new_users = fresh(phone_landing, since).select(F.col("user").alias("email"))
+        touched = changed.unionByName(new_users).distinct()
+        their_readings = accelerometer_trusted.join(
+            touched.withColumnRenamed("email", "user"), "user", "left_semi"
+        )
+        candidates = customer_trusted.join(touched, "email", "left_semi")
+        return candidates.transform(customers_with_readings(their_readings)), changed
+
+    return build
+
+
+def machine_learning_curated_build(
+    customer_landing: DataFrame,
+    phone_landing: DataFrame,
+    step_landing: DataFrame,
+    step_trainer_trusted: DataFrame,
+    customer_trusted: DataFrame,
+    accelerometer_trusted: DataFrame,
+    *,
+    salt: str,
+) -> Build:
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
         # Rows leave only with their customer, whom the pseudonymous key names.
-        changed = changed_customers(customer_records(ctx), since)
+        changed = changed_customers(customer_landing, since)
         leaving = changed.transform(with_customer_key(salt)).select("customer_key")
         if increment.full:
-            return steps.transform(aligned_with_accelerometer(customers, accelerometer)), leaving
-        touched, _ = touched_and_leaving_moments(ctx, since)
-        new_steps = fresh(ctx.table(STEP_TRAINER), since).select(*MOMENT)
-        candidates = steps.join(touched.unionByName(new_steps), list(MOMENT), "left_semi")
-        nearby = at_moment_times(accelerometer, "timestamp", candidates.select(*MOMENT))
-        return candidates.transform(aligned_with_accelerometer(customers, nearby)), leaving
+            rule = aligned_with_accelerometer(customer_trusted, accelerometer_trusted)
+            return step_trainer_trusted.transform(rule), leaving
+        touched, _ = touched_and_leaving_moments(customer_landing, phone_landing, since)
+        new_steps = fresh(step_landing, since).select(*MOMENT)
+        candidates = step_trainer_trusted.join(
+            touched.unionByName(new_steps), list(MOMENT), "left_semi"
+        )
+        nearby = at_moment_times(accelerometer_trusted, "timestamp", candidates.select(*MOMENT))
+        return candidates.transform(aligned_with_accelerometer(customer_trusted, nearby)), leaving
 
-    return [refresh(ctx, MACHINE_LEARNING_CURATED, latest_batch(ctx.spark, ctx.warehouse), build)]
+    return build
 
 
 JOBS = [

@@ -7,20 +7,13 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from gold.tables import MACHINE_LEARNING_CURATED
 from silver.transforms import with_row_id
 
 Transform = Callable[[DataFrame], DataFrame]
 
-MACHINE_LEARNING_COLUMNS = (
-    "record_id",
-    "customer_key",
-    "serialNumber",
-    "sensorReadingTime",
-    "distanceFromObject",
-    "x",
-    "y",
-    "z",
-)
+# The columns gold/sql/machine_learning_curated.sql declares, in its order.
+MACHINE_LEARNING_COLUMNS = MACHINE_LEARNING_CURATED.column_names
 
 
 def customers_with_readings(readings: DataFrame) -> Transform:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from bronze.job import LANDING_TABLES, latest_batch
-from lakehouse.core.catalog import TableSpec
+from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
 from lakehouse.core.context import RunContext, TableJob, TableResult
-from lakehouse.core.increments import Increment, refresh
+from lakehouse.core.increments import Build, Increment, refresh
 from silver.changes import (
     MOMENT,
     at_moment_times,
@@ -22,6 +21,7 @@ from silver.changes import (
     readings_of_customers,
     touched_readings,
 )
+from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import (
     trusted_accelerometer,
     trusted_customers,
@@ -29,90 +29,110 @@ from silver.transforms import (
     with_normalised_email,
 )
 
-CUSTOMER_TRUSTED = TableSpec("silver", "customer_trusted", ("email",))
-# Readings are keyed by a digest of their fields (`with_row_id`): rows never change.
-ACCELEROMETER_TRUSTED = TableSpec(
-    "silver", "accelerometer_trusted", ("reading_id",), content_keyed=True
-)
-STEP_TRAINER_TRUSTED = TableSpec(
-    "silver", "step_trainer_trusted", ("reading_id",), content_keyed=True
-)
-
-CUSTOMERS = LANDING_TABLES["customer"]
-ACCELEROMETER = LANDING_TABLES["accelerometer"]
-STEP_TRAINER = LANDING_TABLES["step_trainer"]
-
 
 def customer_records(ctx: RunContext) -> DataFrame:
     """bronze.customer_landing as silver and gold see it: one spelling of each email."""
-    return ctx.table(CUSTOMERS).transform(with_normalised_email("email"))
+    return ctx.table(CUSTOMER_LANDING).transform(with_normalised_email("email"))
 
 
 def phone_readings(ctx: RunContext) -> DataFrame:
     """bronze.accelerometer_landing as silver and gold see it: one spelling of each email."""
-    return ctx.table(ACCELEROMETER).transform(with_normalised_email("user"))
+    return ctx.table(ACCELEROMETER_LANDING).transform(with_normalised_email("user"))
 
 
 def build_customer_trusted(ctx: RunContext) -> list[TableResult]:
-    landing = customer_records(ctx)
-    rule = trusted_customers(ctx.config.privacy.pseudonym_salt)
-
-    def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
-        changed = changed_customers(landing, increment.since_batch)
-        if increment.full:
-            return landing.transform(rule), changed
-        return landing.join(changed, "email", "left_semi").transform(rule), changed
-
-    return [refresh(ctx, CUSTOMER_TRUSTED, latest_batch(ctx.spark, ctx.warehouse), build)]
+    build = customer_trusted_build(customer_records(ctx), ctx.config.privacy.pseudonym_salt)
+    return [refresh(ctx, CUSTOMER_TRUSTED, build)]
 
 
 def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
-    landing = phone_readings(ctx)
-    rule = trusted_accelerometer(
-        ctx.table(CUSTOMER_TRUSTED), consent_cutoff=ctx.config.privacy.consent_cutoff
+    build = accelerometer_trusted_build(
+        customer_records(ctx),
+        phone_readings(ctx),
+        ctx.table(CUSTOMER_TRUSTED),
+        consent_cutoff=ctx.config.privacy.consent_cutoff,
     )
-
-    def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
-        since = increment.since_batch
-        changed = changed_customers(customer_records(ctx), since)
-        leaving = changed.withColumnRenamed("email", "user")
-        if increment.full:
-            return landing.transform(rule), leaving
-        return touched_readings(landing, changed, since).transform(rule), leaving
-
-    return [refresh(ctx, ACCELEROMETER_TRUSTED, latest_batch(ctx.spark, ctx.warehouse), build)]
+    return [refresh(ctx, ACCELEROMETER_TRUSTED, build)]
 
 
 def build_step_trainer_trusted(ctx: RunContext) -> list[TableResult]:
-    customers = ctx.table(CUSTOMER_TRUSTED)
-    accelerometer = ctx.table(ACCELEROMETER_TRUSTED)
-    landing = ctx.table(STEP_TRAINER)
+    build = step_trainer_trusted_build(
+        customer_records(ctx),
+        phone_readings(ctx),
+        ctx.table(STEP_TRAINER_LANDING),
+        ctx.table(CUSTOMER_TRUSTED),
+        ctx.table(ACCELEROMETER_TRUSTED),
+    )
+    return [refresh(ctx, STEP_TRAINER_TRUSTED, build)]
+
+
+# What each table holds for an increment, and the scope that content completes: pure functions
+# of the tables they are given (see `lakehouse.core.increments.Build`).
+
+
+def customer_trusted_build(customer_landing: DataFrame, salt: str) -> Build:
+    rule = trusted_customers(salt)
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
+        changed = changed_customers(customer_landing, increment.since_batch)
         if increment.full:
-            rule = trusted_step_trainer(customers, accelerometer)
-            return landing.transform(rule), landing.select(*MOMENT)
-        touched, leaving = touched_and_leaving_moments(ctx, increment.since_batch)
-        candidates = fresh(landing, increment.since_batch).unionByName(
-            landing.join(touched, list(MOMENT), "left_semi")
+            return customer_landing.transform(rule), changed
+        return customer_landing.join(changed, "email", "left_semi").transform(rule), changed
+
+    return build
+
+
+def accelerometer_trusted_build(
+    customer_landing: DataFrame,
+    phone_landing: DataFrame,
+    customer_trusted: DataFrame,
+    *,
+    consent_cutoff: bool,
+) -> Build:
+    rule = trusted_accelerometer(customer_trusted, consent_cutoff=consent_cutoff)
+
+    def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
+        since = increment.since_batch
+        changed = changed_customers(customer_landing, since)
+        leaving = changed.withColumnRenamed("email", "user")
+        if increment.full:
+            return phone_landing.transform(rule), leaving
+        return touched_readings(phone_landing, changed, since).transform(rule), leaving
+
+    return build
+
+
+def step_trainer_trusted_build(
+    customer_landing: DataFrame,
+    phone_landing: DataFrame,
+    step_landing: DataFrame,
+    customer_trusted: DataFrame,
+    accelerometer_trusted: DataFrame,
+) -> Build:
+    def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
+        since = increment.since_batch
+        if increment.full:
+            rule = trusted_step_trainer(customer_trusted, accelerometer_trusted)
+            return step_landing.transform(rule), step_landing.select(*MOMENT)
+        touched, leaving = touched_and_leaving_moments(customer_landing, phone_landing, since)
+        candidates = fresh(step_landing, since).unionByName(
+            step_landing.join(touched, list(MOMENT), "left_semi")
         )
         # Only readings at the candidates' milliseconds can attribute them.
-        nearby = at_moment_times(accelerometer, "timestamp", candidates.select(*MOMENT))
-        return candidates.transform(trusted_step_trainer(customers, nearby)), leaving
+        nearby = at_moment_times(accelerometer_trusted, "timestamp", candidates.select(*MOMENT))
+        return candidates.transform(trusted_step_trainer(customer_trusted, nearby)), leaving
 
-    return [refresh(ctx, STEP_TRAINER_TRUSTED, latest_batch(ctx.spark, ctx.warehouse), build)]
+    return build
 
 
 def touched_and_leaving_moments(
-    ctx: RunContext, since_batch: int | None
+    customer_landing: DataFrame, phone_landing: DataFrame, since_batch: int | None
 ) -> tuple[DataFrame, DataFrame]:
     """Moments whose step readings may enter (new readings, changed customers) or leave
     (changed customers only)."""
-    customers = customer_records(ctx)
-    accelerometer = phone_readings(ctx)
-    changed = changed_customers(customers, since_batch)
-    touched = moments_of(touched_readings(accelerometer, changed, since_batch), customers)
-    leaving = moments_of(readings_of_customers(accelerometer, changed), customers)
+    changed = changed_customers(customer_landing, since_batch)
+    touched = moments_of(touched_readings(phone_landing, changed, since_batch), customer_landing)
+    leaving = moments_of(readings_of_customers(phone_landing, changed), customer_landing)
     return touched, leaving
 
 

@@ -11,24 +11,14 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse.core.identity import email_identity
+from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 
 Transform = Callable[[DataFrame], DataFrame]
 
-CUSTOMER_COLUMNS = (
-    "customer_key",
-    "customerName",
-    "email",
-    "phone",
-    "birthDay",
-    "serialNumber",
-    "registrationDate",
-    "lastUpdateDate",
-    "shareWithResearchAsOfDate",
-    "shareWithPublicAsOfDate",
-    "shareWithFriendsAsOfDate",
-)
-ACCELEROMETER_COLUMNS = ("reading_id", "user", "timestamp", "x", "y", "z")
-STEP_TRAINER_COLUMNS = ("reading_id", "sensorReadingTime", "serialNumber", "distanceFromObject")
+# The columns each table's DDL declares (silver/sql/*.sql), in its order.
+CUSTOMER_COLUMNS = CUSTOMER_TRUSTED.column_names
+ACCELEROMETER_COLUMNS = ACCELEROMETER_TRUSTED.column_names
+STEP_TRAINER_COLUMNS = STEP_TRAINER_TRUSTED.column_names
 CONSENT = "shareWithResearchAsOfDate"
 FIELD_SEPARATOR = "\u001f"
 EARLIEST_BIRTH_DAY = "1900-01-01"

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bronze.job import QUARANTINE
+from bronze.tables import QUARANTINE
 from lakehouse.core.config import Config
 from lakehouse.core.identity import digest_of
+from lakehouse.core.ops_tables import SUPPRESSION_LIST
 from lakehouse.core.secrets import with_pseudonym_salt
-from lakehouse.core.suppression import SUPPRESSION_LIST, emails_in
+from lakehouse.core.suppression import emails_in
 from lakehouse.core.timetravel import AsOf, AsOfError, read_as_of
 from silver.transforms import (
     latest_record_per_customer,

@@ -31,8 +31,8 @@ from typing import Any
 from omegaconf import OmegaConf
 from pyspark.sql import DataFrame, SparkSession
 
-from bronze.job import INGESTED_FILES
 from bronze.replay import quarantine_summary, replay_quarantine
+from bronze.tables import INGESTED_FILES
 from lakehouse.app.audit import AUDITED_TABLES, consent_violations
 from lakehouse.app.erasure import NothingToErase, email_digest, erase_customer, erasure_plan
 from lakehouse.app.generate import SOURCES, GenerateOptions, clashes, generate, is_generated_name

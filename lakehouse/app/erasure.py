@@ -19,15 +19,16 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bronze.job import LANDING_TABLES, QUARANTINE
-from gold.job import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
+from bronze.tables import LANDING_TABLES, QUARANTINE
+from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
 from lakehouse.core.catalog import TableSpec, ensure_properties
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import table_version
 from lakehouse.core.identity import email_digest, email_identity, normalised_email
-from lakehouse.core.suppression import SUPPRESSION_LIST, emails_in
+from lakehouse.core.ops_tables import SUPPRESSION_LIST
+from lakehouse.core.suppression import emails_in
 from silver.changes import MOMENT
-from silver.job import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
+from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import FIELD_SEPARATOR
 
 __all__ = ["Erasure", "NothingToErase", "email_digest", "erase_customer", "erasure_plan"]
@@ -156,7 +157,7 @@ def suppress(ctx: RunContext, email: str) -> None:
     """Put the person on the suppression list (first, so a crash cannot let them back in)."""
     entry = ctx.spark.createDataFrame(
         [(email_digest(email), ctx.started_at, ctx.run_id)],
-        "digest STRING, erased_at TIMESTAMP, run_id STRING",
+        SUPPRESSION_LIST.row_schema,
     )
     ctx.merge(entry, SUPPRESSION_LIST)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from deltalake.exceptions import DeltaError
 from pyspark.sql import functions as F
 
-from bronze.job import INGESTED_FILES, LANDING_TABLES, QUARANTINE
+from bronze.tables import INGESTED_FILES, LANDING_TABLES, QUARANTINE
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import TableLog, is_delta_table, table_log, table_version

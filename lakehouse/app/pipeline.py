@@ -16,7 +16,7 @@ from gold.job import JOBS as GOLD_JOBS
 from lakehouse.core.catalog import attach_warehouse
 from lakehouse.core.compaction import compact_small_files
 from lakehouse.core.config import Config, ConfigError, require_landing
-from lakehouse.core.context import RunContext, TableJob, TableResult
+from lakehouse.core.context import Batches, RunContext, TableJob, TableResult
 from lakehouse.core.engine import brief, interrupt_engine
 from lakehouse.core.glue import catalog_table, register_tables
 from lakehouse.core.history import table_spec
@@ -88,8 +88,8 @@ def operation(
         remove_tree(join(warehouse, STAGING))
         config = with_pseudonym_salt(config, create=True)
         attached = attach_warehouse(spark, warehouse)
-        batch = latest_batch(spark, warehouse) + 1
-        ctx = RunContext(spark, config, run_id, now, batch, ensured=set(attached))
+        batches = Batches.after(latest_batch(spark, warehouse))
+        ctx = RunContext(spark, config, run_id, now, batches, ensured=set(attached))
         record_start(ctx, command, target)
         results: list[TableResult] = []
         try:

@@ -7,6 +7,7 @@ the jobs create tables by running exactly that file, so the files cannot drift f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from string import Template
 
@@ -22,7 +23,9 @@ from lakehouse.core.storage import join, subfolders
 class TableSpec:
     """One Delta table: catalog schema (= layer), name, and the key its MERGE matches on.
 
-    Its DDL is `<package>/sql/<name>.sql`; the package is the layer's unless named.
+    Its DDL is `<package>/sql/<name>.sql` (the package is the layer's unless named), and that
+    file is the one source of its columns: rows written to it are built with `row_schema`.
+    Each layer declares its tables once, in its `tables` module.
     """
 
     schema: str
@@ -38,14 +41,27 @@ class TableSpec:
         return f"{self.schema}.{self.name}"
 
     def location(self, warehouse: str) -> str:
-        return f"{warehouse.rstrip('/')}/{self.schema}/{self.name}"
+        return table_location(warehouse, self.qualified_name)
 
     def ddl(self, warehouse: str) -> str:
         """The CREATE TABLE statement from the layer's SQL file, with the table's location."""
-        folder = resources.files(self.package or self.schema).joinpath("sql")
-        text = folder.joinpath(f"{self.name}.sql").read_text()
+        text = _ddl_file(self.package or self.schema, self.name)
         location = sql_text(self.location(warehouse))
         return Template(text).substitute(location=location).strip().rstrip(";")
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """(name, SQL type) of every column, in the order its DDL file declares them."""
+        return _declared_columns(self.package or self.schema, self.name)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    @property
+    def row_schema(self) -> str:
+        """The columns as a DDL schema string, for building rows of this table."""
+        return ", ".join(f"`{name}` {kind}" for name, kind in self.columns)
 
     def properties(self) -> dict[str, str]:
         """The table properties (TBLPROPERTIES) its DDL file sets."""
@@ -55,6 +71,27 @@ class TableSpec:
             for prop in statement.find_all(exp.Property)
             if type(prop) is exp.Property
         }
+
+
+@cache
+def _ddl_file(package: str, name: str) -> str:
+    return resources.files(package).joinpath("sql", f"{name}.sql").read_text()
+
+
+@cache
+def _declared_columns(package: str, name: str) -> tuple[tuple[str, str], ...]:
+    text = Template(_ddl_file(package, name)).substitute(location="/").strip().rstrip(";")
+    statement = sqlglot.parse_one(text, read="spark")
+    return tuple(
+        (column.name, column.args["kind"].sql(dialect="spark"))
+        for column in statement.find_all(exp.ColumnDef)
+    )
+
+
+def table_location(warehouse: str, name: str) -> str:
+    """Where the table `<schema>.<table>` lives in the warehouse (any table, declared or not)."""
+    schema, _, table = name.partition(".")
+    return f"{warehouse.rstrip('/')}/{schema}/{table}"
 
 
 def ensure_properties(spark: SparkSession, table: TableSpec, warehouse: str) -> bool:

@@ -18,14 +18,37 @@ from lakehouse.core.merge import MergeResult, append_into, merge_into
 RULES_VERSION = 2
 
 
+@dataclass
+class Batches:
+    """The batch numbers of a run: what it stamps on what it ingests, and the newest so far.
+
+    Ingesting jobs stamp their rows with `current` (one more than the newest batch when the
+    run began) and call `stamped()` once they recorded it; incremental tables then process
+    everything through `newest`. Counted once per run, not read back from the tables.
+    """
+
+    current: int
+    used: bool = False
+
+    @classmethod
+    def after(cls, newest: int) -> Batches:
+        return cls(newest + 1)
+
+    @property
+    def newest(self) -> int:
+        return self.current if self.used else self.current - 1
+
+    def stamped(self) -> None:
+        self.used = True
+
+
 @dataclass(frozen=True)
 class RunContext:
     spark: SparkSession
     config: Config
     run_id: str
     started_at: datetime
-    # The batch number this run stamps on what it ingests (one more than the newest so far).
-    batch: int
+    batches: Batches
     # Tables known to exist and be registered in this run (saves catalog round trips).
     ensured: set[str] = field(default_factory=set, compare=False)
 

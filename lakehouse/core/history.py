@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.delta_log import TableLog, is_delta_table
-from lakehouse.core.run_log import RUN_TABLES, RUNS
+from lakehouse.core.ops_tables import RUN_TABLES, RUNS
 
 Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 METRICS_SHOWN = (

@@ -22,12 +22,7 @@ from pyspark.sql import functions as F
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult, source_rows
 from lakehouse.core.delta_log import file_count, is_delta_table, table_version
-
-WATERMARKS = TableSpec("ops", "watermarks", ("table_name",), package="lakehouse.core")
-WATERMARK_SCHEMA = (
-    "table_name STRING, through_batch BIGINT, table_version BIGINT, config_digest STRING, "
-    "run_id STRING, updated_at TIMESTAMP"
-)
+from lakehouse.core.ops_tables import WATERMARKS
 
 
 @dataclass(frozen=True)
@@ -46,8 +41,9 @@ class Increment:
 Build = Callable[[Increment], tuple[DataFrame, DataFrame]]
 
 
-def refresh(ctx: RunContext, table: TableSpec, through_batch: int, build: Build) -> TableResult:
-    """Bring `table` up to `through_batch`: plan, build, MERGE, then move the watermark."""
+def refresh(ctx: RunContext, table: TableSpec, build: Build) -> TableResult:
+    """Bring `table` up to the run's newest batch: plan, build, MERGE, then move the watermark."""
+    through_batch = ctx.batches.newest
     ctx.ensure(table)
     increment = plan(ctx, table, through_batch)
     if increment is None:
@@ -105,4 +101,4 @@ def save_watermark(
         ctx.run_id,
         ctx.started_at,
     )
-    ctx.merge(ctx.spark.createDataFrame([row], WATERMARK_SCHEMA), WATERMARKS)
+    ctx.merge(ctx.spark.createDataFrame([row], WATERMARKS.row_schema), WATERMARKS)

@@ -40,7 +40,6 @@ from lakehouse.core.storage import (
     upload_file,
 )
 
-SOURCES = ("customer", "accelerometer", "step_trainer")
 SUFFIXES = (".json", ".json.gz")
 LINES_SCHEMA = (
     "source_file STRING, source_checksum STRING, source_line INT, line STRING, problem STRING"

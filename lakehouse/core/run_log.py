@@ -13,22 +13,10 @@ from datetime import UTC, datetime
 
 from pyspark.sql import functions as F
 
-from lakehouse.core.catalog import TableSpec
 from lakehouse.core.config import Config
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.interrupt import Interrupted
-
-RUNS = TableSpec("ops", "runs", ("run_id",), package="lakehouse.core")
-RUN_TABLES = TableSpec("ops", "run_tables", ("run_id", "table_name"), package="lakehouse.core")
-RUN_SCHEMA = (
-    "run_id STRING, command STRING, target STRING, status STRING, started_at TIMESTAMP, "
-    "ended_at TIMESTAMP, config_digest STRING, error STRING"
-)
-RUN_TABLE_SCHEMA = (
-    "run_id STRING, table_name STRING, version_before BIGINT, version_after BIGINT, "
-    "rows_read BIGINT, rows_inserted BIGINT, rows_updated BIGINT, rows_deleted BIGINT, "
-    "rows_quarantined BIGINT"
-)
+from lakehouse.core.ops_tables import RUN_TABLES, RUNS
 
 
 def config_digest(config: Config) -> str:
@@ -81,7 +69,7 @@ def record_end(
             )
             for r in results
         ]
-        ctx.merge(ctx.spark.createDataFrame(tables, RUN_TABLE_SCHEMA), RUN_TABLES)
+        ctx.merge(ctx.spark.createDataFrame(tables, RUN_TABLES.row_schema), RUN_TABLES)
     ended: dict[str, object] = {
         "run_id": ctx.run_id,
         "command": command,
@@ -102,6 +90,6 @@ def _status(error: BaseException | None) -> str:
 
 
 def _write_runs(ctx: RunContext, rows: list[dict[str, object]]) -> None:
-    columns = [part.split()[0] for part in RUN_SCHEMA.split(", ")]
-    frame = ctx.spark.createDataFrame([tuple(r[c] for c in columns) for r in rows], RUN_SCHEMA)
+    columns = RUNS.column_names
+    frame = ctx.spark.createDataFrame([tuple(r[c] for c in columns) for r in rows], RUNS.row_schema)
     ctx.merge(frame, RUNS)

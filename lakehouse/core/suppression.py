@@ -17,10 +17,8 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.core.catalog import TableSpec
 from lakehouse.core.identity import digest_of
 
-SUPPRESSION_LIST = TableSpec("ops", "suppression_list", ("digest",), package="lakehouse.core")
 # Emails inside a raw line that did not parse: read as bronze's EMAIL_PATTERN reads one (which
 # allows `'`, `;`, `(` ...), and read again stopping at such punctuation (`user=a@x.com;x=1`).
 EMAIL_IN_TEXT = (

@@ -32,7 +32,7 @@ from lakehouse.core.delta_log import (
     is_delta_table,
     require_retained,
 )
-from lakehouse.core.run_log import RUN_TABLES, RUNS
+from lakehouse.core.ops_tables import RUN_TABLES, RUNS
 from lakehouse.core.storage import join
 
 

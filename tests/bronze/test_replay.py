@@ -52,7 +52,7 @@ def test_replay_moves_what_parses_now_once_and_silver_picks_it_up(  # type: igno
 
     landed = spark.table("bronze.accelerometer_landing")
     assert [tuple(r) for r in landed.select("timestamp", "_source_line", "_batch").collect()] == [
-        (100, 2, ctx.batch)
+        (100, 2, ctx.batches.current)
     ]
     reasons = spark.table("bronze.quarantine").select("source_line", "reason").collect()
     assert [tuple(r) for r in reasons] == [(1, "malformed JSON: Expecting value at column 1")]

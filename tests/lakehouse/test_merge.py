@@ -11,7 +11,7 @@ from lakehouse.core.catalog import TableSpec, ensure_table
 from lakehouse.core.delta_log import delta_table
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.core.merge import MergeResult, merge_into, merge_statement
-from silver.job import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
+from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from tests.conftest import rows
 
 COLUMNS = ["reading_id", "user", "timestamp", "x", "y", "z"]

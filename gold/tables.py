@@ -1,0 +1,13 @@
+"""The gold layer's tables: name, MERGE key and DDL file (`gold/sql/<name>.sql`)."""
+
+from __future__ import annotations
+
+from lakehouse.core.catalog import TableSpec
+
+CUSTOMER_CURATED = TableSpec("gold", "customer_curated", ("email",))
+# record_id digests the two readings paired; every other column follows from them.
+MACHINE_LEARNING_CURATED = TableSpec(
+    "gold", "machine_learning_curated", ("record_id",), content_keyed=True
+)
+
+TABLES = (CUSTOMER_CURATED, MACHINE_LEARNING_CURATED)

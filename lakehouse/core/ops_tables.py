@@ -1,0 +1,21 @@
+"""The framework's own tables (schema `ops`, DDL in `lakehouse/core/sql/<name>.sql`).
+
+They hold no STEDI data: which run changed which table, how far each table has processed
+the batches, and who was erased (as digests).
+"""
+
+from __future__ import annotations
+
+from lakehouse.core.catalog import TableSpec
+
+PACKAGE = "lakehouse.core"
+
+# The run log: one row per run, and one per table a run changed (see `run_log`).
+RUNS = TableSpec("ops", "runs", ("run_id",), package=PACKAGE)
+RUN_TABLES = TableSpec("ops", "run_tables", ("run_id", "table_name"), package=PACKAGE)
+# How far each incrementally refreshed table has processed the batches (see `increments`).
+WATERMARKS = TableSpec("ops", "watermarks", ("table_name",), package=PACKAGE)
+# Digests of erased people, whose records are never ingested again (see `suppression`).
+SUPPRESSION_LIST = TableSpec("ops", "suppression_list", ("digest",), package=PACKAGE)
+
+TABLES = (RUNS, RUN_TABLES, WATERMARKS, SUPPRESSION_LIST)
