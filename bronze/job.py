@@ -205,11 +205,11 @@ def append_new_files(
     prefix: str,
     data_files: int | None = None,
 ) -> MergeResult:
-    """Append the rows of the files `table` does not hold yet (an insert-only MERGE on the file).
+    """Append (INSERT) the rows of the files `table` does not hold yet.
 
     A file's rows enter a table in one commit, so a table holding any row of a file holds all
-    of them: checking the file and checksum columns is enough, and cheaper than a MERGE that
-    scans the whole table for matching lines.
+    of them: checking the file and checksum columns is enough, and cheaper than an insert-only
+    MERGE that scans the whole table for matching lines.
     """
     file_column, checksum_column = f"{prefix}source_file", f"{prefix}source_checksum"
     location = table.location(ctx.warehouse)

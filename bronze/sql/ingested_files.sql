@@ -1,4 +1,4 @@
--- The ledger of ingested landing files: one row per file content (path + SHA-256).
+-- The ingested landing files: one row per file content (path + SHA-256).
 -- A file counts as ingested once its row is here; the row is committed after the file's
 -- records are in the landing and quarantine tables, so a crash in between re-reads the file.
 CREATE TABLE IF NOT EXISTS bronze.ingested_files (

@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -46,13 +46,12 @@ from lakehouse.app.maintenance import (
 )
 from lakehouse.app.pipeline import operation, run_pipeline, select_jobs
 from lakehouse.core.aws import prepared_environment
-from lakehouse.core.catalog import attach_warehouse
+from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.config import (
     STORAGE_ERRORS,
     Config,
     ConfigError,
     load_config,
-    require_landing,
     storage_error,
 )
 from lakehouse.core.context import TableResult
@@ -72,6 +71,8 @@ from lakehouse.core.timetravel import AsOfError, diff_versions, resolve_as_of, r
 
 log = logging.getLogger("lakehouse")
 
+Handler = Callable[[argparse.Namespace, Config], int]
+
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_BUSY = 3
@@ -90,10 +91,7 @@ def _main(argv: Sequence[str] | None) -> int:
     unknown = [item for item in extra if not _is_override(item)]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if hasattr(args, "items"):
-        args.items = [*args.items, *extra]
-    else:
-        args.overrides = [*args.overrides, *extra]
+    args.overrides = [*_overrides_given_early(args), *args.overrides, *extra]
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
@@ -101,7 +99,7 @@ def _main(argv: Sequence[str] | None) -> int:
         # Their INFO lines ("Found credentials in ...") say nothing a user acts on.
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
-        return int(args.command(args))
+        return int(args.command(args, load_config(args.overrides)))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
@@ -135,17 +133,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lakehouse", description=summary)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run all layers, one layer or one table")
-    run.add_argument(
-        "items",
-        nargs="*",
-        metavar="[TARGET] [key=value ...]",
-        help="what to run (all, bronze, silver, gold or a table such as silver.customer_trusted; "
-        "default all), then Hydra overrides",
-    )
-    run.set_defaults(command=cmd_run)
+    def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.set_defaults(command=handler)
+        return sub
 
-    gen = commands.add_parser("generate", help="write sample landing files")
+    run = command("run", cmd_run, "run all layers, one layer or one table")
+    run.add_argument(
+        "target",
+        nargs="?",
+        help="what to run: all, bronze, silver, gold or a table such as silver.customer_trusted "
+        "(default all)",
+    )
+
+    gen = command("generate", cmd_generate, "write sample landing files")
     gen.add_argument("--customers", type=int, default=GenerateOptions.customers)
     gen.add_argument(
         "--readings-per-customer", type=int, default=GenerateOptions.readings_per_customer
@@ -167,22 +168,19 @@ def _parser() -> argparse.ArgumentParser:
         help="overwrite a different sample already in the landing zone (or ingested from it); "
         "bronze then holds both",
     )
-    gen.add_argument("overrides", nargs="*", metavar="key=value")
-    gen.set_defaults(command=cmd_generate)
 
-    land = commands.add_parser(
-        "land", help="upload landing files (customer/, accelerometer/, ...) into the landing zone"
+    land = command(
+        "land",
+        cmd_land,
+        "upload landing files (customer/, accelerometer/, ...) into the landing zone",
     )
     land.add_argument("source", type=Path, help="local folder holding customer/, ... folders")
     land.add_argument(
         "target", nargs="?", help="landing zone URI or folder (default: paths.landing)"
     )
-    land.add_argument("overrides", nargs="*", metavar="key=value")
-    land.set_defaults(command=cmd_land)
 
-    sql = commands.add_parser("sql", help="run a SQL query against the catalog")
+    sql = command("sql", cmd_sql, "run a SQL query against the catalog")
     sql.add_argument("query")
-    sql.add_argument("overrides", nargs="*", metavar="key=value")
     sql.add_argument("--format", choices=("table", "csv"), default="table")
     sql.add_argument(
         "--max-rows", type=int, default=100, help="rows shown in table format (default 100)"
@@ -191,54 +189,41 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-writes",
         action="store_true",
         help="run a statement that writes (INSERT, DELETE, MERGE, DROP, ...) under the "
-        "warehouse lock, recorded in the run ledger",
+        "warehouse lock, recorded in the run log",
     )
     sql.add_argument(
         "--as-of",
         metavar="VERSION|TIMESTAMP|RUN_ID",
         help="read every table as it was at a version, a time or the end of a run",
     )
-    sql.set_defaults(command=cmd_sql)
 
-    tables = commands.add_parser("tables", help="list the tables with row counts")
-    tables.add_argument("overrides", nargs="*", metavar="key=value")
-    tables.set_defaults(command=cmd_tables)
+    command("tables", cmd_tables, "list the tables with row counts")
 
-    runs = commands.add_parser("runs", help="list the runs in the ledger, newest first")
+    runs = command("runs", cmd_runs, "list the runs in the run log, newest first")
     runs.add_argument("--limit", type=int, default=50)
-    runs.add_argument("overrides", nargs="*", metavar="key=value")
-    runs.set_defaults(command=cmd_runs)
 
-    history = commands.add_parser("history", help="every version of a table and its run")
+    history = command("history", cmd_history, "every version of a table and its run")
     history.add_argument("table", help="for example silver.customer_trusted")
-    history.add_argument("overrides", nargs="*", metavar="key=value")
-    history.set_defaults(command=cmd_history)
 
-    diff = commands.add_parser("diff", help="rows added and removed between two versions")
+    diff = command("diff", cmd_diff, "rows added and removed between two versions")
     diff.add_argument("table", help="for example gold.machine_learning_curated")
     diff.add_argument("before", metavar="FROM", help="version, timestamp or run id")
     diff.add_argument("after", metavar="TO", help="version, timestamp or run id")
     diff.add_argument("--max-rows", type=int, default=20, help="rows shown of each side")
-    diff.add_argument("overrides", nargs="*", metavar="key=value")
-    diff.set_defaults(command=cmd_diff)
 
-    restore = commands.add_parser("restore", help="roll a table back to an earlier version")
+    restore = command("restore", cmd_restore, "roll a table back to an earlier version")
     restore.add_argument("table")
     restore.add_argument("version", type=int)
-    restore.add_argument("overrides", nargs="*", metavar="key=value")
-    restore.set_defaults(command=cmd_restore)
 
-    vacuum = commands.add_parser("vacuum", help="delete data files old versions no longer need")
+    vacuum = command("vacuum", cmd_vacuum, "delete data files old versions no longer need")
     vacuum.add_argument(
         "--retain-hours",
         type=whole_hours,
         default=DEFAULT_RETAIN_HOURS,
         help="keep files newer versions replaced for this many whole hours (default 168)",
     )
-    vacuum.add_argument("overrides", nargs="*", metavar="key=value")
-    vacuum.set_defaults(command=cmd_vacuum)
 
-    erase = commands.add_parser("erase", help="remove a customer's rows from every table")
+    erase = command("erase", cmd_erase, "remove a customer's rows from every table")
     erase.add_argument("--email", required=True, help="matched trimmed and lower-cased")
     erase.add_argument(
         "--retain-hours",
@@ -249,51 +234,60 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument(
         "--dry-run", action="store_true", help="print what would be deleted, per table"
     )
-    erase.add_argument("overrides", nargs="*", metavar="key=value")
-    erase.set_defaults(command=cmd_erase)
 
-    audit = commands.add_parser("audit", help="check every silver and gold row's consent")
+    audit = command("audit", cmd_audit, "check every silver and gold row's consent")
     audit.add_argument("check", choices=("consent",))
     audit.add_argument("--as-of", metavar="VERSION|TIMESTAMP|RUN_ID")
-    audit.add_argument("overrides", nargs="*", metavar="key=value")
-    audit.set_defaults(command=cmd_audit)
 
-    quarantine = commands.add_parser(
+    quarantine = command(
         "quarantine",
-        help="the quarantined lines by source, file and reason; `replay` moves those that "
+        cmd_quarantine,
+        "the quarantined lines by source, file and reason; `replay` moves those that "
         "parse now into bronze",
     )
     quarantine.add_argument(
         "action", nargs="?", default="summary", metavar="summary|replay", help="default summary"
     )
-    quarantine.add_argument("overrides", nargs="*", metavar="key=value")
-    quarantine.set_defaults(command=cmd_quarantine)
 
-    ddl = commands.add_parser("ddl", help="print CREATE statements for every table")
+    ddl = command("ddl", cmd_ddl, "print CREATE statements for every table")
     ddl.add_argument("--dialect", choices=DIALECTS, default="athena")
-    ddl.add_argument("overrides", nargs="*", metavar="key=value")
-    ddl.set_defaults(command=cmd_ddl)
 
-    config = commands.add_parser("config", help="print the resolved configuration")
-    config.add_argument("overrides", nargs="*", metavar="key=value")
-    config.set_defaults(command=cmd_config)
+    command("config", cmd_config, "print the resolved configuration")
+    for sub in commands.choices.values():
+        sub.add_argument(
+            "overrides", nargs="*", metavar="key=value", help="Hydra overrides of conf/"
+        )
     return parser
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    overrides = [item for item in args.items if _is_override(item)]
-    targets = [item for item in args.items if not _is_override(item)]
-    if len(targets) > 1:
-        raise ConfigError(f"run takes one target, got {', '.join(targets)}")
-    config = load_config(overrides)
-    target = targets[0] if targets else None
-    jobs = select_jobs(target)  # a wrong target stops here, before anything starts
-    with prepared_environment(config):
-        require_landing(config)
+# Optional positionals that an override given in their place fills (`lakehouse run key=value`).
+OPTIONAL_POSITIONALS = {"target": None, "action": "summary"}
+
+
+def _overrides_given_early(args: argparse.Namespace) -> list[str]:
+    """Overrides argparse took for an optional positional; the positional gets its default."""
+    early = []
+    for name, default in OPTIONAL_POSITIONALS.items():
+        value = getattr(args, name, None)
+        if isinstance(value, str) and _is_override(value):
+            early.append(value)
+            setattr(args, name, default)
+    return early
+
+
+@contextmanager
+def opened_warehouse(config: Config) -> Iterator[tuple[SparkSession, list[str]]]:
+    """A session on the configured engine with the warehouse's tables attached, and their names."""
+    with open_session(config) as spark:
+        yield spark, attach_warehouse(spark, config.paths.warehouse)
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    jobs = select_jobs(args.target)  # a wrong target stops here, before anything starts
     started = time.perf_counter()
     log.info("engine=%s, warehouse %s", config.engine.name, config.paths.warehouse)
     with open_session(config) as spark:
-        run_id, results = run_pipeline(spark, config, target, Progress(len(jobs)))
+        run_id, results = run_pipeline(spark, config, args.target, Progress(len(jobs)))
     print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
     notes = [note for result in results for note in result.notes]
     if notes:
@@ -303,8 +297,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
+def cmd_generate(args: argparse.Namespace, config: Config) -> int:
     options = GenerateOptions(
         customers=args.customers,
         readings_per_customer=args.readings_per_customer,
@@ -349,7 +342,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _ingested_files(config: Config) -> dict[str, set[str]]:
-    """Path -> checksums of the generated-name files the warehouse's file ledger holds."""
+    """Path -> checksums of the generated-name files the warehouse's ingested-files table holds."""
     location = INGESTED_FILES.location(config.paths.warehouse)
     warehouse = config.paths.warehouse
     with prepared_environment(config), _storage_errors(f"cannot read {warehouse}"):
@@ -365,10 +358,7 @@ def _ingested_files(config: Config) -> dict[str, set[str]]:
     return ingested
 
 
-def cmd_land(args: argparse.Namespace) -> int:
-    if args.target is not None and _is_override(args.target):
-        args.overrides, args.target = [args.target, *args.overrides], None
-    config = load_config(args.overrides)
+def cmd_land(args: argparse.Namespace, config: Config) -> int:
     if not args.source.is_dir():
         raise ConfigError(f"{args.source} is not a folder: give the folder holding customer/, ...")
     target = args.target or config.paths.landing
@@ -390,14 +380,13 @@ def _storage_errors(what: str) -> Iterator[None]:
         raise storage_error(what, error) from error
 
 
-def cmd_sql(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
+def cmd_sql(args: argparse.Namespace, config: Config) -> int:
     statements = parse_statements(args.query)
     _check_runnable(statements, args)
-    with open_session(config) as spark, query_errors():
-        if not statements.read_only:
+    if not statements.read_only:
+        with open_session(config) as spark, query_errors():
             return _run_writes(spark, config, statements, args)
-        tables = attach_warehouse(spark, config.paths.warehouse)
+    with opened_warehouse(config) as (spark, tables), query_errors():
         query = args.query
         if args.as_of:
             as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of)
@@ -427,13 +416,13 @@ def _check_runnable(statements: Statements, args: argparse.Namespace) -> None:
         raise UsageError(
             f"cannot tell whether this statement only reads (the SQL parser says: "
             f"{statements.parse_error}): fix it, or add --allow-writes to run it as a write "
-            "under the warehouse lock, recorded in the run ledger"
+            "under the warehouse lock, recorded in the run log"
         )
     if not args.allow_writes:
         named = f" {', '.join(statements.tables)}" if statements.tables else ""
         raise UsageError(
             f"{statements.kinds[0]}{named} writes, and `lakehouse sql` only reads unless given "
-            "--allow-writes (which runs it under the warehouse lock, recorded in the run ledger)"
+            "--allow-writes (which runs it under the warehouse lock, recorded in the run log)"
         )
     if args.as_of:
         raise UsageError("--as-of reads the past; a statement that writes cannot use it")
@@ -442,7 +431,7 @@ def _check_runnable(statements: Statements, args: argparse.Namespace) -> None:
 def _run_writes(
     spark: SparkSession, config: Config, statements: Statements, args: argparse.Namespace
 ) -> int:
-    """Run a writing statement as an operation: locked, and in the ledger by kind and digest."""
+    """Run a writing statement as an operation: locked, and in the run log by kind and digest."""
     with operation(spark, config, "sql", statements.summary) as (ctx, results):
         named = [name for name in statements.tables if name in ctx.ensured]
         before = {name: table_version(_location(config, name)) for name in named}
@@ -504,10 +493,8 @@ def _print_rows(columns: list[str], rows: list[tuple[object, ...]], max_rows: in
         print(f"(first {max_rows} rows shown; --max-rows shows more, --format csv all)")
 
 
-def cmd_tables(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
-    with open_session(config) as spark:
-        names = attach_warehouse(spark, config.paths.warehouse)
+def cmd_tables(args: argparse.Namespace, config: Config) -> int:
+    with opened_warehouse(config) as (spark, names):
         rows = [
             (
                 name,
@@ -524,19 +511,15 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
-    with open_session(config) as spark:
-        attach_warehouse(spark, config.paths.warehouse)
+def cmd_runs(args: argparse.Namespace, config: Config) -> int:
+    with opened_warehouse(config) as (spark, _):
         columns, rows = run_listing(spark, config.paths.warehouse, args.limit)
     print(format_table(columns, rows) if rows else "no runs recorded yet")
     return 0
 
 
-def cmd_history(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
-    with open_session(config) as spark:
-        attach_warehouse(spark, config.paths.warehouse)
+def cmd_history(args: argparse.Namespace, config: Config) -> int:
+    with opened_warehouse(config) as (spark, _):
         try:
             log = table_log(spark, config.engine.name)
             columns, rows = table_history(spark, log, config.paths.warehouse, args.table)
@@ -547,10 +530,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
-    with open_session(config) as spark, query_errors():
-        tables = attach_warehouse(spark, config.paths.warehouse)
+def cmd_diff(args: argparse.Namespace, config: Config) -> int:
+    with opened_warehouse(config) as (spark, tables), query_errors():
         if args.table not in tables:
             print(f"error: no table {args.table}: `lakehouse tables` lists them", file=sys.stderr)
             return EXIT_FAILED
@@ -566,8 +547,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_restore(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
+def cmd_restore(args: argparse.Namespace, config: Config) -> int:
     with open_session(config) as spark:
         with operation(spark, config, "restore", f"{args.table}@{args.version}") as (ctx, done):
             done.append(restore(ctx, table_spec(args.table), args.version))
@@ -578,11 +558,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_vacuum(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
+def cmd_vacuum(args: argparse.Namespace, config: Config) -> int:
     target = f"retain {args.retain_hours:g}h"
-    with open_session(config) as spark:
-        if not attach_warehouse(spark, config.paths.warehouse):
+    with opened_warehouse(config) as (spark, tables):
+        if not tables:
             print(f"nothing to vacuum: no tables in {config.paths.warehouse}")
             return 0
         with operation(spark, config, "vacuum", target) as (ctx, results):
@@ -597,14 +576,12 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_erase(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
+def cmd_erase(args: argparse.Namespace, config: Config) -> int:
     digest = email_digest(args.email)
     if args.dry_run:
-        with open_session(config) as spark:
-            tables = set(attach_warehouse(spark, config.paths.warehouse))
+        with opened_warehouse(config) as (spark, tables):
             salt = with_pseudonym_salt(config, create=False).privacy.pseudonym_salt
-            plan = erasure_plan(spark, salt, args.email, tables)
+            plan = erasure_plan(spark, salt, args.email, set(tables))
             counts = [(p.table.qualified_name, p.rows.count()) for p in plan]
         print(format_table(("table", "rows to delete"), counts))
         print(f"dry run: nothing was deleted (customer {digest})")
@@ -643,10 +620,9 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
-    with open_session(config) as spark, query_errors():
-        missing = sorted(set(AUDITED_TABLES) - set(attach_warehouse(spark, config.paths.warehouse)))
+def cmd_audit(args: argparse.Namespace, config: Config) -> int:
+    with opened_warehouse(config) as (spark, tables), query_errors():
+        missing = sorted(set(AUDITED_TABLES) - set(tables))
         if missing:
             print(
                 f"error: nothing to audit: {config.paths.warehouse} has no {', '.join(missing)}; "
@@ -669,14 +645,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def cmd_quarantine(args: argparse.Namespace) -> int:
-    if _is_override(args.action):
-        args.overrides, args.action = [args.action, *args.overrides], "summary"
+def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
     if args.action not in ("summary", "replay"):
         raise ConfigError(f"quarantine takes summary or replay, not {args.action!r}")
-    config = load_config(args.overrides)
-    with open_session(config) as spark:
-        tables = attach_warehouse(spark, config.paths.warehouse)
+    with opened_warehouse(config) as (spark, tables):
         if "bronze.quarantine" not in tables:
             print(f"no quarantine in {config.paths.warehouse}: run `lakehouse run` first")
             return 0
@@ -695,10 +667,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ddl(args: argparse.Namespace) -> int:
-    config = load_config(args.overrides)
-    with open_session(config) as spark:
-        names = attach_warehouse(spark, config.paths.warehouse)
+def cmd_ddl(args: argparse.Namespace, config: Config) -> int:
+    with opened_warehouse(config) as (spark, names):
         tables = [
             catalog_table(spark, config.catalog, name, _location(config, name)) for name in names
         ]
@@ -712,8 +682,8 @@ def cmd_ddl(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_config(args: argparse.Namespace) -> int:
-    shown = OmegaConf.structured(load_config(args.overrides))
+def cmd_config(args: argparse.Namespace, config: Config) -> int:
+    shown = OmegaConf.structured(config)
     if shown.privacy.pseudonym_salt != AUTO:
         shown.privacy.pseudonym_salt = "***"  # a secret: never printed
     print(OmegaConf.to_yaml(shown), end="")
@@ -721,8 +691,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def _location(config: Config, name: str) -> str:
-    schema, table = name.split(".")
-    return f"{config.paths.warehouse}/{schema}/{table}"
+    return table_location(config.paths.warehouse, name)
 
 
 def whole_hours(text: str) -> int:

@@ -4,7 +4,7 @@ People are matched by their normalised email (`lakehouse.core.identity`), so eve
 export used is found. Rows are deleted with the same MERGE path as every write (a deletion
 scope and no new rows), so each table gets one new version. The person goes on the
 suppression list, so no later delivery brings them back. Old versions still hold the data
-until `vacuum` deletes their files; `erase` runs it with a configurable retention. The ledger
+until `vacuum` deletes their files; `erase` runs it with a configurable retention. The run log
 records the erasure under a digest of the email, never the email itself. Files in the landing
 zone are outside the warehouse: the report names the ones holding the customer's records.
 """

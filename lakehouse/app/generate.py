@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bronze.tables import SOURCES
 from lakehouse.core.storage import join, list_files, read_chunks
 
 FIRST_NAMES = ("Santosh", "Sarah", "Ben", "Jo", "Frank", "Lyn", "Danny", "Chris", "Eric", "Spencer")
@@ -44,7 +45,6 @@ SHARED_SERIALS = 5  # the fulfilment bug's serial numbers; also the size of a sa
 BASE_TIME = 1_655_000_000_000  # 2022-06-12, epoch ms
 DAY = 86_400_000
 READING_INTERVAL = 1_000
-SOURCES = ("customer", "accelerometer", "step_trainer")
 # Every generated file is `<source>/<source>-NNNN.json`; a new generation replaces these only.
 GENERATED_NAME = "{source}-[0-9][0-9][0-9][0-9].json"
 MALFORMED_LINES = (
@@ -154,7 +154,7 @@ def clashes(sample: Path, landing: str, ingested: Mapping[str, set[str]]) -> lis
     these under the same names and bronze would ingest them as new deliveries beside the old.
     A clash is a generated file in the landing zone that differs from (or is not part of) the
     sample, or a sample file whose name the warehouse ingested with other content
-    (`ingested`: path -> checksums in the file ledger). The same sample again has none.
+    (`ingested`: path -> checksums in the ingested-files table). The same sample again has none.
     """
     new = {
         join(landing, path.relative_to(sample).as_posix()): _checksum(str(path))
@@ -176,7 +176,7 @@ def clashes(sample: Path, landing: str, ingested: Mapping[str, set[str]]) -> lis
 
 
 def _checksum(path: str) -> str:
-    # The file ledger's checksum: SHA-256 of the bytes.
+    # The ingested-files table's checksum: SHA-256 of the bytes.
     digest = hashlib.sha256()
     for chunk in read_chunks(path):
         digest.update(chunk)

@@ -25,7 +25,7 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
 
     Silver and gold notice on the next run that the table moved since their watermark and
     rebuild it. A restored bronze table forgets files ingested after `version`: they leave the
-    file ledger, so the next run ingests them again.
+    ingested-files table, so the next run ingests them again.
     """
     location = table.location(ctx.warehouse)
     if not is_delta_table(location):
@@ -50,17 +50,17 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
 
 
 def forget_files_not_in(ctx: RunContext, table: TableSpec) -> None:
-    """Drop ledger rows of files the (restored) bronze table no longer holds."""
+    """Drop `bronze.ingested_files` rows of files the (restored) bronze table no longer holds."""
     prefix = "" if table == QUARANTINE else "_"
     held = ctx.table(table).select(
         F.col(f"{prefix}source_file").alias("file"),
         F.col(f"{prefix}source_checksum").alias("checksum"),
     )
-    ledger = ctx.table(INGESTED_FILES)
+    ingested = ctx.table(INGESTED_FILES)
     if table != QUARANTINE:
         source = next(s for s, spec in LANDING_TABLES.items() if spec == table)
-        ledger = ledger.where(F.col("source") == source)
-    gone = ledger.join(held.distinct(), ["file", "checksum"], "left_anti").select(
+        ingested = ingested.where(F.col("source") == source)
+    gone = ingested.join(held.distinct(), ["file", "checksum"], "left_anti").select(
         "file", "checksum"
     )
     ctx.merge(ctx.table(INGESTED_FILES).limit(0), INGESTED_FILES, scope=gone)
@@ -74,7 +74,7 @@ class Vacuumed:
     version_after: int | None = None
 
     def result(self) -> TableResult:
-        """The ledger line: it names the vacuum's run beside its commits in `history`."""
+        """The run log line: it names the vacuum's run beside its commits in `history`."""
         return TableResult(self.table, 0, 0, 0, 0, 0, self.version_after, self.version_before)
 
 
@@ -91,7 +91,7 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
 
 
 def with_vacuum(results: list[TableResult], vacuumed: list[Vacuumed]) -> list[TableResult]:
-    """`results` with each vacuumed table's newest version: one ledger line per table.
+    """`results` with each vacuumed table's newest version: one run-log line per table.
 
     A table the vacuum left at its version (nothing to delete) gets no line of its own.
     """
@@ -106,7 +106,7 @@ def with_vacuum(results: list[TableResult], vacuumed: list[Vacuumed]) -> list[Ta
 
 def forget_history(ctx: RunContext, vacuumed: list[Vacuumed], tables: list[str]) -> list[Vacuumed]:
     """Remove every log entry before each of `tables`' current version (time travel to them
-    ends here); `vacuumed` with those tables' versions after it, for the ledger.
+    ends here); `vacuumed` with those tables' versions after it, for the run log.
 
     After an erasure with no retention, the old entries are the last place naming the files
     that held the person (and, in tables made before statistics left out identifiers, their

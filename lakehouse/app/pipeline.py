@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 
 from bronze.job import JOBS as BRONZE_JOBS
 from bronze.job import latest_batch
+from bronze.tables import SOURCES
 from gold.job import JOBS as GOLD_JOBS
 from lakehouse.core.catalog import attach_warehouse
 from lakehouse.core.compaction import compact_small_files
@@ -59,7 +60,7 @@ def run_pipeline(
     progress: Progress | None = None,
 ) -> tuple[str, list[TableResult]]:
     """Run the selected jobs against the configured warehouse; return the run id and results."""
-    require_landing(config)
+    require_landing(config, SOURCES)
     jobs = select_jobs(target)
     with operation(spark, config, "run", target or "all") as (ctx, results):
         run_jobs(ctx, jobs, progress or Progress(len(jobs)), results)
@@ -72,7 +73,7 @@ def run_pipeline(
 def operation(
     spark: SparkSession, config: Config, command: str, target: str
 ) -> Iterator[tuple[RunContext, list[TableResult]]]:
-    """Hold the warehouse, give the work a context, and record it in the run ledger.
+    """Hold the warehouse, give the work a context, and record it in the run log.
 
     The caller appends what it did to the results list; a failure is recorded and re-raised,
     and so is an interruption (Ctrl-C, SIGTERM: status `interrupted`). A crash (a kill) records

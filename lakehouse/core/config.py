@@ -6,7 +6,9 @@ Only the entry point loads configuration; everything else receives a `Config`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,6 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lakehouse.core.storage import folder_exists
 
-ENGINES = ("sail", "spark")
-STORAGE_KINDS = ("local", "s3")
-CATALOG_KINDS = ("local", "glue")
 CONF_DIR_ENV = "LAKEHOUSE_CONF_DIR"
 # What boto3 raises when a bucket, region, endpoint or credential is wrong (uploads wrap
 # ClientError in boto3's own S3UploadFailedError).
@@ -33,9 +32,45 @@ class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key and the fix."""
 
 
+# The kinds a setting chooses from. String enums: `config.engine.name == "sail"` holds, and
+# they print and digest as their plain values.
+class EngineName(StrEnum):
+    sail = "sail"
+    spark = "spark"
+
+
+class S3Connector(StrEnum):
+    s3a = "s3a"  # Hadoop's connector (open-source Spark)
+    native = "native"  # the cluster reads s3:// itself (EMR, Databricks)
+
+
+class StorageKind(StrEnum):
+    local = "local"
+    s3 = "s3"
+
+
+class CatalogKind(StrEnum):
+    local = "local"
+    glue = "glue"
+
+
+ENGINES = tuple(EngineName)
+STORAGE_KINDS = tuple(StorageKind)
+CATALOG_KINDS = tuple(CatalogKind)
+
+# What to say when a value is none of its kind's: the line after `key='value'`.
+NOT_A_CHOICE = {
+    "engine.name": " is not an engine: choose one of sail, spark (for example engine=sail)",
+    "engine.s3_connector": ": choose s3a (open-source Spark) or native (EMR, Databricks: the "
+    "cluster already reads s3://)",
+    "storage.kind": " is not supported: choose one of local, s3 (for example storage=local)",
+    "catalog.kind": " is not supported: choose one of local, glue (for example catalog=glue)",
+}
+
+
 @dataclass
 class EngineConfig:
-    name: str = MISSING
+    name: EngineName = MISSING
     app_name: str = "stedi-lakehouse"
     # Used by engine=spark only: the master URL, and extra Spark properties.
     master: str = "local[*]"
@@ -44,7 +79,7 @@ class EngineConfig:
     # set, no Maven coordinates are added.
     jars: list[str] = field(default_factory=list)
     # How s3:// is read on engine=spark: "s3a" (Hadoop connector) or "native" (EMR, Databricks).
-    s3_connector: str = "s3a"
+    s3_connector: S3Connector = S3Connector.s3a
     # engine=sail: memory (MB) its joins, sorts and aggregations may hold before spilling to
     # disk; 0: no limit (fastest). A limit also makes joins sort-merge joins, which can spill.
     memory_limit_mb: int = 0
@@ -55,7 +90,7 @@ class EngineConfig:
 
 @dataclass
 class StorageConfig:
-    kind: str = MISSING
+    kind: StorageKind = MISSING
     # storage=s3 only. Credentials are not configuration: they come from the AWS chain.
     bucket: str | None = None
     region: str | None = None
@@ -64,7 +99,7 @@ class StorageConfig:
 
 @dataclass
 class CatalogConfig:
-    kind: str = MISSING
+    kind: CatalogKind = MISSING
     # catalog=glue only.
     region: str | None = None
     endpoint_url: str | None = None
@@ -164,25 +199,10 @@ def load_config(
 
 def validate(config: Config, base_dir: Path | None = None) -> Config:
     """Check values Hydra's types cannot; return the config with absolute local paths."""
-    if config.engine.name not in ENGINES:
-        raise ConfigError(
-            f"engine.name={config.engine.name!r} is not an engine: "
-            f"choose one of {', '.join(ENGINES)} (for example engine=sail)"
-        )
     if config.engine.memory_limit_mb < 0 or 0 < config.engine.memory_limit_mb < 256:
         raise ConfigError(
             f"engine.memory_limit_mb={config.engine.memory_limit_mb}: use 0 (no limit) or at "
             "least 256"
-        )
-    if config.engine.s3_connector not in ("s3a", "native"):
-        raise ConfigError(
-            f"engine.s3_connector={config.engine.s3_connector!r}: choose s3a (open-source "
-            "Spark) or native (EMR, Databricks: the cluster already reads s3://)"
-        )
-    if config.storage.kind not in STORAGE_KINDS:
-        raise ConfigError(
-            f"storage.kind={config.storage.kind!r} is not supported: "
-            f"choose one of {', '.join(STORAGE_KINDS)} (for example storage=local)"
         )
     if config.run.lock_timeout_seconds < 0:
         raise ConfigError(
@@ -218,11 +238,6 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
             "privacy.pseudonym_salt is a value published with this project, so anyone could "
             "turn an email into its pseudonym: set your own secret (LAKEHOUSE_PSEUDONYM_SALT) "
             "or auto (a random secret kept with the warehouse)"
-        )
-    if config.catalog.kind not in CATALOG_KINDS:
-        raise ConfigError(
-            f"catalog.kind={config.catalog.kind!r} is not supported: "
-            f"choose one of {', '.join(CATALOG_KINDS)} (for example catalog=glue)"
         )
     if config.catalog.kind == "glue":
         _check_glue(config)
@@ -319,20 +334,21 @@ def _check_apart(landing: str, warehouse: str) -> None:
         )
 
 
-def require_landing(config: Config) -> str:
+def require_landing(config: Config, sources: Sequence[str] = ()) -> str:
     """The landing zone, which a run needs to exist before it writes anything.
 
     For S3 it also checks that the warehouse's bucket answers, so a wrong bucket, region or
-    missing credentials stop the run here rather than half-way.
+    missing credentials stop the run here rather than half-way. `sources` name the folders
+    the landing zone should hold, for the message.
     """
     landing = config.paths.landing
+    folders = ", ".join(f"{source}/" for source in sources) or "the landing files"
     try:
         exists = folder_exists(landing)
         if not exists:
             raise ConfigError(
                 f"paths.landing={landing} does not exist: point paths.landing at the folder "
-                "holding customer/, accelerometer/ and step_trainer/ (`lakehouse generate` "
-                "writes sample data there)"
+                f"holding {folders} (`lakehouse generate` writes sample data there)"
             )
         folder_exists(config.paths.warehouse)
     except STORAGE_ERRORS as error:
@@ -375,6 +391,9 @@ def _explain(error: Exception) -> str:
         return f"unknown catalog: choose one of {kinds} (catalog=local). ({_first(message)})"
     cause = error.__cause__
     full_key = getattr(cause, "full_key", None) or getattr(error, "full_key", None)
+    if full_key in NOT_A_CHOICE:
+        value = getattr(cause, "value", None) or getattr(error, "value", None)
+        return f"{full_key}={str(value)!r}{NOT_A_CHOICE[full_key]}"
     if full_key and cause is not None:
         if "not in" in str(cause):
             return (

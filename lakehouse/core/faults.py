@@ -1,9 +1,9 @@
 """Fault injection for crash and concurrency tests: stop or stall a run at a named point.
 
-Every commit passes a checkpoint before and after it (`before:silver.customer_trusted`,
+Every commit passes a fault point before and after it (`before:silver.customer_trusted`,
 `after:silver.customer_trusted`, ...; a table written in two commits also passes
-`between:<table>`). Setting `LAKEHOUSE_FAULT` to a point's name (shell-style
-wildcards allowed) acts there, as chosen by `LAKEHOUSE_FAULT_ACTION`:
+`between:<table>`); they have nothing to do with Delta's log checkpoints. Setting
+`LAKEHOUSE_FAULT` to a point's name (shell-style wildcards allowed) acts there, as chosen by `LAKEHOUSE_FAULT_ACTION`:
 - `kill` (default): SIGKILL the process, as a crash or an OOM kill would;
 - `raise`: raise `InjectedFault`, so tests can crash a run in-process many times cheaply;
 - `stall`: sleep `LAKEHOUSE_FAULT_STALL_SECONDS` (default 5), as a slow store would;
@@ -11,7 +11,7 @@ wildcards allowed) acts there, as chosen by `LAKEHOUSE_FAULT_ACTION`:
   (in-process: a real SIGINT would also shut the embedded engine's server down);
 - `sigint`: send the process SIGINT, as Ctrl-C in a terminal does (for runs in their own
   process; whatever handles SIGINT then runs).
-Unset, a checkpoint costs one environment lookup.
+Unset, a fault point costs one environment lookup.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class InjectedFault(BaseException):
     """A simulated crash. A BaseException, so no `except Exception` in the code swallows it."""
 
 
-def checkpoint(point: str) -> None:
+def fault_point(point: str) -> None:
     pattern = os.environ.get(FAULT_ENV)
     if not pattern or not fnmatchcase(point, pattern):
         return

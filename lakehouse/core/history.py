@@ -1,7 +1,7 @@
-"""Answers about the past: the runs in the ledger, and each table version with its run.
+"""Answers about the past: the runs in the run log, and each table version with its run.
 
 History comes from the Delta log itself (`TableLog`: deltalake on the embedded engine, which has
-no DESCRIBE HISTORY; SQL on Spark), joined with the run ledger to name the run.
+no DESCRIBE HISTORY; SQL on Spark), joined with the run log to name the run.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every place that matches people uses `normalised_email` / `email_identity` (silver's joins,
 erasure, the suppression list, the consent audit), so `A@X.com ` and `a@x.com` are one
 customer everywhere. `email_digest` names a person where the email must not be stored (the
-run ledger, the suppression list).
+run log, the suppression list).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def email_identity(email: Column) -> Column:
 
 
 def email_digest(email: str) -> str:
-    """How the ledger and the suppression list name a person (never the email itself)."""
+    """How the run log and the suppression list name a person (never the email itself)."""
     digest = hashlib.sha256(normalised_email(email).encode()).hexdigest()
     return DIGEST_PREFIX + digest[:_DIGEST_CHARS]
 

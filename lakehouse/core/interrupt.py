@@ -13,7 +13,7 @@ signal itself (`signal.set_wakeup_fd`) ends the process at once on a second sign
 `GRACE_SECONDS` if the cleanup has not finished by then. Ended that way the process still drops
 its file lock (the OS releases it) and, first, runs the quick releases registered with
 `released_on_forced_exit` (the S3 lease deletes its object), each given a few seconds; the next
-run marks the run interrupted in the ledger.
+run marks the run interrupted in the run log.
 
 Nothing here runs at import: handlers are installed by `interruptible` and removed when it ends.
 """
@@ -55,9 +55,9 @@ class Interrupted(BaseException):
     def message(self) -> str:
         if self.run_id is None:
             return f"interrupted: {self.name}; stopped before finishing"
-        ledger = "recorded as interrupted" if self.recorded else "the next run records it"
+        recorded = "recorded as interrupted" if self.recorded else "the next run records it"
         return (
-            f"interrupted: {self.name}; {self.command} {self.run_id} stopped ({ledger}) and the "
+            f"interrupted: {self.name}; {self.command} {self.run_id} stopped ({recorded}) and the "
             "warehouse is released; running the command again completes the work"
         )
 

@@ -17,7 +17,7 @@ from pyspark.sql.types import StructField, StructType
 from lakehouse.core import scratch
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.delta_log import commits_metrics, drop_checkpoint_hint, table_version
-from lakehouse.core.faults import checkpoint
+from lakehouse.core.faults import fault_point
 
 DELETE_FLAG = "_merge_delete"
 
@@ -65,7 +65,7 @@ def merge_into(
     statement = merge_statement(
         table, target.columns, view, delete_unmatched=delete_unmatched, flagged=scope is not None
     )
-    checkpoint(f"before:{table.qualified_name}")
+    fault_point(f"before:{table.qualified_name}")
     if scope is None:
         _run_with_view(spark, statement, rows, view)
     else:
@@ -76,7 +76,7 @@ def merge_into(
                 _delete_then_insert(spark, table, target.columns, copy, view)
             else:
                 _run_with_view(spark, statement, copy, view)
-    checkpoint(f"after:{table.qualified_name}")
+    fault_point(f"after:{table.qualified_name}")
     after, metrics = _committed(location, before)
     deleted = int(metrics.get("numTargetRowsDeleted", 0))
     source_rows = metrics.get("numSourceRows")
@@ -123,7 +123,7 @@ def _delete_then_insert(
     if not markers.isEmpty():
         statement = merge_statement(table, columns, view, flagged=True, inserts=False)
         _run_with_view(spark, statement, markers, view)
-        checkpoint(f"between:{table.qualified_name}")
+        fault_point(f"between:{table.qualified_name}")
     statement = merge_statement(table, columns, view)
     _run_with_view(spark, statement, rows.where(~F.col(DELETE_FLAG)), view)
 
@@ -158,12 +158,12 @@ def append_into(
         rows = rows.coalesce(data_files)
     rows.createOrReplaceTempView(view)
     column_list = ", ".join(f"`{c}`" for c in columns)
-    checkpoint(f"before:{table.qualified_name}")
+    fault_point(f"before:{table.qualified_name}")
     try:
         spark.sql(f"INSERT INTO {table.qualified_name} SELECT {column_list} FROM {view}")
     finally:
         spark.catalog.dropTempView(view)
-    checkpoint(f"after:{table.qualified_name}")
+    fault_point(f"after:{table.qualified_name}")
     after, metrics = _committed(location, before)
     written = int(metrics.get("numOutputRows", 0))
     return MergeResult(table.qualified_name, before, after, written, written, 0, 0)

@@ -1,4 +1,4 @@
-"""The run ledger (`ops.runs`, `ops.run_tables`): which run changed which table, and how.
+"""The run log (`ops.runs`, `ops.run_tables`): which run changed which table, and how.
 
 Written through the same MERGE path as every table, so it is a Delta table with its own
 history. It never holds personal data: erasures record a digest, not the email.

@@ -1,7 +1,7 @@
 """What a SQL text asks the engine to do: only read, or also write.
 
 `lakehouse sql` runs a statement that writes only when told to (`--allow-writes`), under the
-warehouse lock and with a ledger entry. The decision parses the text with sqlglot (Spark
+warehouse lock and with a run-log entry. The decision parses the text with sqlglot (Spark
 dialect); it never pattern-matches. It fails safe: a statement is read-only only when every
 statement in the text is a query, a DESCRIBE, a SHOW or an EXPLAIN of a query, with no write
 nested anywhere (a CTE feeding an INSERT, `SELECT ... INTO`). Anything sqlglot cannot parse, or
@@ -83,7 +83,7 @@ class Statements:
 
     @property
     def summary(self) -> str:
-        """Kinds, tables and digest: what the run ledger records of a statement."""
+        """Kinds, tables and digest: what the run log records of a statement."""
         tables = f" {','.join(self.tables)}" if self.tables else ""
         return f"{'; '.join(self.kinds)}{tables} (statement sha256 {self.digest})"
 

@@ -6,7 +6,7 @@ and so count as a new delivery. Bronze therefore drops, before anything is writt
 record, reading and quarantined line that names an email whose digest is on the list.
 
 The digest is of the normalised email (trimmed, lower-cased): the list holds no email, and
-the same person matches however an export spells them. It is the digest the run ledger uses
+the same person matches however an export spells them. It is the digest the run log uses
 to name an erasure.
 """
 

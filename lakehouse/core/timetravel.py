@@ -2,8 +2,8 @@
 
 An as-of point is a version number (`3`: one table's version, so only for a query on one
 table), a timestamp (`2026-11-23T01:02:03`, UTC unless it says otherwise) or a run id from the
-ledger. A timestamp or a run is a moment, and each table has its own version at that moment:
-the ledger says which version each run left every table at, and the Delta log says which
+run log. A timestamp or a run is a moment, and each table has its own version at that moment:
+the run log says which version each run left every table at, and the Delta log says which
 version was the newest at a given time. Every table read is pinned to that version with
 Delta's own `VERSION AS OF`, which both engines support, after checking the version can still
 be read in full (its log and data files retained).
@@ -47,7 +47,7 @@ class AsOf:
     label: str
     version: int | None = None
     moment: datetime | None = None
-    # For a run: the version the ledger says that run (or an earlier one) left each table at.
+    # For a run: the version the run log says that run (or an earlier one) left each table at.
     run_versions: Mapping[str, int] = field(default_factory=dict)
 
 
@@ -160,7 +160,7 @@ def _missing_from(rows: DataFrame, other: DataFrame) -> DataFrame:
 
 
 def _run_point(spark: SparkSession, warehouse: str, run_id: str) -> AsOf:
-    """The end of a run: its moment, and the versions the ledger says it left each table at."""
+    """The end of a run: its moment, and the versions the run log says it left each table at."""
     row = None
     if is_delta_table(RUNS.location(warehouse)):
         this_run = spark.table(RUNS.qualified_name).where(F.col("run_id") == run_id)
@@ -168,7 +168,7 @@ def _run_point(spark: SparkSession, warehouse: str, run_id: str) -> AsOf:
         row = this_run.select(F.unix_micros(F.coalesce("ended_at", "started_at"))).first()
     if row is None:
         raise AsOfError(
-            f"{run_id!r} is not a version number, an ISO timestamp or a run id in the ledger "
+            f"{run_id!r} is not a version number, an ISO timestamp or a run id in the run log "
             "(`lakehouse runs` lists them)"
         )
     (ended,) = row
