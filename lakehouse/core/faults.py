@@ -3,7 +3,8 @@
 Every commit passes a fault point before and after it (`before:silver.customer_trusted`,
 `after:silver.customer_trusted`, ...; a table written in two commits also passes
 `between:<table>`); they have nothing to do with Delta's log checkpoints. Setting
-`LAKEHOUSE_FAULT` to a point's name (shell-style wildcards allowed) acts there, as chosen by `LAKEHOUSE_FAULT_ACTION`:
+`LAKEHOUSE_FAULT` to a point's name (shell-style wildcards allowed) acts there, as chosen by
+`LAKEHOUSE_FAULT_ACTION`:
 - `kill` (default): SIGKILL the process, as a crash or an OOM kill would;
 - `raise`: raise `InjectedFault`, so tests can crash a run in-process many times cheaply;
 - `stall`: sleep `LAKEHOUSE_FAULT_STALL_SECONDS` (default 5), as a slow store would;
