@@ -1,4 +1,7 @@
-"""One embedded-engine session for the whole test run, and small helpers."""
+"""The fixtures: one embedded-engine session for the whole test run, configurations, moto.
+
+Plain helpers shared by test modules live in `tests/helpers.py`.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +11,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
 from lakehouse.core.config import Config, load_config
 from lakehouse.core.engine import open_session
+from tests.helpers import s3_config
 
-ROOT = Path(__file__).resolve().parents[1]
 # One known salt for every test, in process and in subprocesses, so tests can compute the
 # expected pseudonyms; `test_secrets` covers the default (`auto`, a per-warehouse secret).
 os.environ.setdefault("LAKEHOUSE_PSEUDONYM_SALT", "tests-only-salt")
@@ -45,16 +47,6 @@ def make_config(tmp_path: Path):  # type: ignore[no-untyped-def]
         )
 
     return make
-
-
-def rows(df: DataFrame, *columns: str) -> list[tuple[Any, ...]]:
-    """The frame's rows as sorted tuples (order-insensitive comparison)."""
-    selected = df.select(*columns) if columns else df
-    return sorted(tuple(row) for row in selected.collect())
-
-
-def sorted_rows(values: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return sorted(values)
 
 
 @pytest.fixture(scope="session")
@@ -97,13 +89,6 @@ def bucket(moto_endpoint: str) -> str:
     client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=name)
     return name
-
-
-def s3_config(endpoint: str, bucket: str, *overrides: str) -> Config:
-    """The real configuration with storage=s3 on the moto server."""
-    return load_config(
-        ["storage=s3", f"storage.bucket={bucket}", f"storage.endpoint_url={endpoint}", *overrides]
-    )
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """A months-long schedule in miniature: a seeded calendar of deliveries, runs and maintenance,
 and the oracle's view of the landing zone as it goes.
 
-Shared by `tests/lakehouse/test_soak.py` (CI-sized) and `benchmarks/soak.py`
+Shared by `tests/lakehouse/app/test_soak.py` (CI-sized) and `benchmarks/soak.py`
 (`make soak DAYS=365`). Pure Python and generated up front from a seed, so a failing step can
 be named and replayed.
 

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.aws import prepared_environment
 from lakehouse.core.context import TableResult
-from tests.conftest import s3_config
+from tests.helpers import s3_config
 
 
 def reading(n: int, **changes: object) -> str:

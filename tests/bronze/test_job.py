@@ -16,7 +16,7 @@ from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.config import MaintenanceConfig
 from lakehouse.core.delta_log import file_count, table_version
 from lakehouse.core.landing import LandingFile
-from tests.conftest import ROOT, rows
+from tests.helpers import ROOT, rows
 
 
 def write(folder: Path, name: str, *lines: str) -> None:
@@ -69,7 +69,7 @@ def test_ddl_files_match_the_tables_the_job_creates(spark: SparkSession, make_co
     config = make_config()
     Path(config.paths.landing).mkdir(parents=True)
     run_pipeline(spark, config)
-    for sql in sorted(Path(__file__).resolve().parents[2].glob("*/sql/*.sql")):
+    for sql in sorted(ROOT.glob("*/sql/*.sql")):
         text = sql.read_text()
         name = text.split("CREATE TABLE IF NOT EXISTS ")[1].split()[0]
         declared = [

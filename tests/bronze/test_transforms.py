@@ -13,7 +13,7 @@ from bronze.transforms import (
     with_ingestion,
 )
 from lakehouse.core.landing import LINES_SCHEMA as LINES
-from tests.conftest import rows
+from tests.helpers import rows
 
 
 def parse_accelerometer(spark: SparkSession, *lines: str):  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
-from tests.conftest import rows
+from tests.helpers import rows
 
 CUSTOMERS = "customer_key STRING, email STRING, serialNumber STRING"
 ACCELEROMETER = "reading_id STRING, user STRING, timestamp BIGINT, x DOUBLE, y DOUBLE, z DOUBLE"

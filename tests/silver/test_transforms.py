@@ -10,8 +10,8 @@ from silver.transforms import (
     trusted_customers,
     trusted_step_trainer,
 )
-from tests.conftest import rows
 from tests.expected import pseudonym as python_pseudonym
+from tests.helpers import rows
 
 LANDED_CUSTOMER = (
     "customerName STRING, email STRING, phone STRING, birthDay STRING, serialNumber STRING, "

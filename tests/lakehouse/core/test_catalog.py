@@ -6,7 +6,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.core.catalog import TableSpec, attach_warehouse, ensure_table
 from lakehouse.core.merge import merge_into
-from tests.conftest import rows
+from tests.helpers import rows
 
 RUNS = TableSpec("bronze", "customer_landing", ("_source_file", "_source_line"))
 

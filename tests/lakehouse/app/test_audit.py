@@ -9,8 +9,7 @@ from lakehouse.app.audit import consent_violations
 from lakehouse.app.cli import main
 from lakehouse.app.generate import GenerateOptions, generate
 from lakehouse.app.pipeline import run_pipeline
-from tests.lakehouse.test_consent_changes import run_then_withdraw_a
-from tests.lakehouse.test_timetravel import overrides
+from tests.helpers import overrides, run_then_withdraw_a
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from lakehouse.core.delta_log import delta_table
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.core.merge import MergeResult, merge_into, merge_statement
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
-from tests.conftest import rows
+from tests.helpers import rows
 
 COLUMNS = ["reading_id", "user", "timestamp", "x", "y", "z"]
 SCHEMA = "reading_id STRING, user STRING, timestamp BIGINT, x DOUBLE, y DOUBLE, z DOUBLE"

@@ -33,8 +33,7 @@ from lakehouse.core.config import Config, load_config
 from lakehouse.core.delta_log import DeltalakeLog
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.core.history import table_spec
-from tests.lakehouse.test_pipeline import ALL_TABLES, versions
-from tests.lakehouse.test_timetravel import overrides
+from tests.helpers import ALL_TABLES, overrides, versions
 from tests.soak import (
     TABLE_COLUMNS,
     Landing,

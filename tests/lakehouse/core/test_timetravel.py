@@ -18,13 +18,14 @@ from lakehouse.core.timetravel import (
     rewrite_query,
     table_references,
 )
-from tests.conftest import rows
-from tests.lakehouse.test_consent_changes import (
+from tests.helpers import (
     customer,
     held,
     land,
     land_a_and_b,
+    overrides,
     reading,
+    rows,
     run_then_withdraw_a,
     step,
     withdraw_a,
@@ -49,10 +50,6 @@ def test_table_references_are_found_by_parsing_not_by_pattern() -> None:
         assert query[:end].lower().endswith(name.split(".")[1])
     with pytest.raises(AsOfError, match="does not parse"):
         table_references("SELECT FROM WHERE (", KNOWN)
-
-
-def overrides(config) -> list[str]:  # type: ignore[no-untyped-def]
-    return [f"paths.landing={config.paths.landing}", f"paths.warehouse={config.paths.warehouse}"]
 
 
 def test_as_of_reads_and_diffs_return_exactly_the_earlier_contents(

@@ -16,7 +16,7 @@ import pytest
 from lakehouse.app.cli import main
 from lakehouse.core.lock import warehouse_lock
 from lakehouse.core.statements import parse_statements
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 Capture = pytest.CaptureFixture[str]
 

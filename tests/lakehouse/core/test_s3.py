@@ -7,7 +7,6 @@ local folders with the same files, row by row.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -24,28 +23,11 @@ from lakehouse.core.history import run_listing, table_history
 from lakehouse.core.landing import landing_files
 from lakehouse.core.storage import list_files, remove_tree, subfolders, upload_tree
 from lakehouse.core.timetravel import resolve_as_of, rewrite_query
-from tests.conftest import s3_config
-from tests.lakehouse.test_incremental import ALL_TABLES, RUN_LINEAGE
+from tests.helpers import ALL_TABLES, s3_config, snapshot
 
 pytestmark = pytest.mark.slow
 
 SAMPLE = GenerateOptions(customers=40, readings_per_customer=8, files=2, malformed=1, seed=11)
-
-
-def snapshot(spark: SparkSession, landing: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every data table without per-run lineage; file paths relative to the landing zone."""
-
-    def relative(value: Any) -> Any:
-        return value.removeprefix(landing) if isinstance(value, str) else value
-
-    tables = {}
-    for name in ALL_TABLES:
-        frame = spark.table(name)
-        columns = [c for c in frame.columns if c not in RUN_LINEAGE]
-        tables[name] = sorted(
-            tuple(relative(v) for v in row) for row in frame.select(*columns).collect()
-        )
-    return tables
 
 
 def test_storage_lists_reads_and_removes_like_local_folders(  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lakehouse.app import notebook
 from lakehouse.core.config import load_config
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_relative_paths_resolve_from_the_project_folder(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from lakehouse.app.generate import GenerateOptions, generate
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.delta_log import DeltalakeLog, file_count
 from lakehouse.core.history import table_history
-from tests.lakehouse.test_incremental import deliver, snapshot
+from tests.helpers import deliver, snapshot
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -20,19 +19,10 @@ from lakehouse.app.generate import GenerateOptions, generate
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.config import Config
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from tests.lakehouse.test_pipeline import ALL_TABLES, versions
+from tests.helpers import ALL_TABLES, deliver, full_run, snapshot, versions
 
 pytestmark = pytest.mark.slow
 
-# Lineage that differs between any two runs by construction (run ids, times, batch numbers).
-RUN_LINEAGE = {
-    "_batch",
-    "_ingestion_run_id",
-    "_ingested_at",
-    "batch",
-    "ingestion_run_id",
-    "ingested_at",
-}
 COMMIT_POINTS = [
     f"{when}:{table}"
     for table in (
@@ -44,43 +34,6 @@ COMMIT_POINTS = [
     )
     for when in ("before", "after")
 ]
-
-
-def snapshot(spark: SparkSession, landing: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every data table's rows (without per-run lineage), file paths relative to `landing`."""
-    tables = {}
-    for name in ALL_TABLES:
-        frame = spark.table(name)
-        columns = [c for c in frame.columns if c not in RUN_LINEAGE]
-        tables[name] = sorted(
-            tuple(_relative(value, landing) for value in row)
-            for row in frame.select(*columns).collect()
-        )
-    return tables
-
-
-def _relative(value: Any, landing: Path) -> Any:
-    if isinstance(value, str) and value.startswith(str(landing)):
-        return value[len(str(landing)) :]
-    return value
-
-
-def deliver(source_dir: Path, landing: Path, files: list[Path]) -> None:
-    for file in files:
-        target = landing / file.parent.name / file.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(file, target)
-
-
-def full_run(spark: SparkSession, make_config, data: Path) -> dict[str, list[tuple[Any, ...]]]:  # type: ignore[no-untyped-def]
-    config: Config = make_config(
-        f"paths.landing={data.parent / 'full-landing'}",
-        f"paths.warehouse={data.parent / 'full-warehouse'}",
-    )
-    landing = Path(config.paths.landing)
-    deliver(data, landing, sorted(data.glob("*/*.json")))
-    run_pipeline(spark, config)
-    return snapshot(spark, landing)
 
 
 def crashing_run(spark: SparkSession, config: Config, point: str, monkeypatch) -> bool:  # type: ignore[no-untyped-def]

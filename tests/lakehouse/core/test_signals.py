@@ -30,9 +30,7 @@ from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
 from lakehouse.core.lock import LOCK_FILE
 from lakehouse.core.scratch import STAGING
 from lakehouse.core.storage import s3_client, split_s3, upload_tree
-from tests.conftest import ROOT, s3_config
-from tests.lakehouse import test_s3
-from tests.lakehouse.test_incremental import deliver, snapshot
+from tests.helpers import ROOT, deliver, s3_config, snapshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -331,4 +329,4 @@ def test_an_interrupted_run_on_s3_releases_its_lease_at_once(  # type: ignore[no
     with prepared_environment(config):
         runs = ledger(s3_spark, config.paths.warehouse)
         assert [run["status"] for run in runs] == ["interrupted", "succeeded"], runs
-        assert test_s3.snapshot(s3_spark, config.paths.landing) == expected
+        assert snapshot(s3_spark, config.paths.landing) == expected

@@ -17,8 +17,7 @@ from lakehouse.core.catalog import attach_warehouse
 from lakehouse.core.config import Config
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
 from lakehouse.core.lock import LOCK_FILE
-from tests.conftest import ROOT, rows
-from tests.lakehouse.test_incremental import deliver, full_run, snapshot
+from tests.helpers import ROOT, deliver, full_run, rows, snapshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 

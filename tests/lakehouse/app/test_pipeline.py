@@ -14,28 +14,10 @@ from pyspark.sql import functions as F
 
 from lakehouse.app.generate import GenerateOptions, generate
 from lakehouse.app.pipeline import run_pipeline
-from lakehouse.core.config import Config
-from lakehouse.core.delta_log import table_version
-from tests.conftest import ROOT, rows
 from tests.expected import expected_tables
+from tests.helpers import ALL_TABLES, ROOT, rows, versions
 
-ALL_TABLES = (
-    "bronze.customer_landing",
-    "bronze.accelerometer_landing",
-    "bronze.step_trainer_landing",
-    "bronze.quarantine",
-    "silver.customer_trusted",
-    "silver.accelerometer_trusted",
-    "silver.step_trainer_trusted",
-    "gold.customer_curated",
-    "gold.machine_learning_curated",
-)
 SAMPLE = GenerateOptions(customers=60, readings_per_customer=12, files=3, malformed=2, seed=7)
-
-
-def versions(config: Config) -> dict[str, int | None]:
-    warehouse = config.paths.warehouse
-    return {name: table_version(f"{warehouse}/{name.replace('.', '/')}") for name in ALL_TABLES}
 
 
 def line_count(landing: Path) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
@@ -15,31 +14,12 @@ from lakehouse.app.cli import main
 from lakehouse.app.erasure import customer_key, email_digest
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from tests.conftest import rows
-from tests.lakehouse.test_consent_changes import customer, land, reading, step
-from tests.lakehouse.test_timetravel import overrides
+from tests.helpers import customer, land, overrides, reading, rows, step, traces_of
 
 pytestmark = pytest.mark.slow
 
 EMAIL = "Zelda.Quist@Example.com"
 NAME = "ZELDA.QUIST"  # `customer()` names a customer after the email's local part
-
-
-def traces_of(warehouse: Path, needles: list[str]) -> list[str]:
-    """Every file of the warehouse (data, log, checkpoints, checksums, scratch) naming any
-    needle, case-insensitively: in its raw bytes, or in any value of a Parquet file."""
-    wanted = [needle.lower() for needle in needles]
-    found = []
-    for path in sorted(p for p in warehouse.rglob("*") if p.is_file()):
-        text = path.read_bytes().lower()
-        if any(needle.encode() in text for needle in wanted):
-            found.append(str(path))
-            continue
-        if path.suffix == ".parquet":
-            values = repr(pq.read_table(path).to_pylist()).lower()
-            if any(needle in values for needle in wanted):
-                found.append(str(path))
-    return found
 
 
 def land_zelda_and_b(config, days: int) -> None:  # type: ignore[no-untyped-def]

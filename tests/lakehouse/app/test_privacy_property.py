@@ -21,11 +21,8 @@ from lakehouse.app.cli import main
 from lakehouse.app.erasure import customer_key
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.timetravel import AsOfError, resolve_as_of
-from tests.conftest import rows
 from tests.expected import expected_tables
-from tests.lakehouse.test_consent_changes import customer, land, reading, step
-from tests.lakehouse.test_erasure import traces_of
-from tests.lakehouse.test_timetravel import overrides
+from tests.helpers import customer, land, overrides, reading, rows, step, traces_of
 
 pytestmark = pytest.mark.slow
 

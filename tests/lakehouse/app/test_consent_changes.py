@@ -7,17 +7,14 @@ S reads at every one of those moments.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.app.pipeline import run_pipeline
-from lakehouse.core.config import Config
 from lakehouse.core.context import TableResult
-from tests.conftest import rows
+from tests.helpers import customer, held, land, land_a_and_b, reading, step, withdraw_a
 
 pytestmark = pytest.mark.slow
 
@@ -28,54 +25,6 @@ SILVER_AND_GOLD = (
     "gold.customer_curated",
     "gold.machine_learning_curated",
 )
-
-
-def customer(email: str, updated: int, consent: int | None) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "customerName": email.split("@")[0].upper(),
-        "email": email,
-        "phone": "8015551212",
-        "birthDay": "1990-01-01",
-        "serialNumber": "S",
-        "registrationDate": 1,
-        "lastUpdateDate": updated,
-    }
-    if consent is not None:
-        record["shareWithResearchAsOfDate"] = consent
-    return record
-
-
-def reading(user: str, at: int) -> dict[str, Any]:
-    return {"user": user, "timestamp": at, "x": at / 1000, "y": 1.0, "z": -1.0}
-
-
-def step(at: int) -> dict[str, Any]:
-    return {"sensorReadingTime": at, "serialNumber": "S", "distanceFromObject": at // 100}
-
-
-def land(config: Config, source: str, name: str, *records: dict[str, Any]) -> None:
-    folder = Path(config.paths.landing, source)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
-
-
-def land_a_and_b(config: Config) -> None:
-    land(config, "customer", "c1.json", customer("a@x", 100, 1000), customer("b@x", 100, None))
-    readings = [reading("a@x", t) for t in (500, 1500, 2500)]
-    land(config, "accelerometer", "a1.json", *readings, reading("b@x", 1600), reading("b@x", 2600))
-    land(config, "step_trainer", "s1.json", *[step(t) for t in (500, 1500, 1600, 2500, 2600)])
-
-
-def withdraw_a(config: Config) -> None:
-    land(config, "customer", "c2.json", customer("a@x", 200, None))
-
-
-def run_then_withdraw_a(spark: SparkSession, config: Config) -> None:
-    """Land A and B, run, land A's withdrawal, run again."""
-    land_a_and_b(config)
-    run_pipeline(spark, config)
-    withdraw_a(config)
-    run_pipeline(spark, config)
 
 
 ONLY_A_AFTER_CONSENT = {
@@ -89,19 +38,6 @@ ONLY_A_AFTER_CONSENT = {
 NOBODY: dict[str, list[tuple[Any, ...]]] = {
     key: [] for key in ("customers", "accelerometer", "steps", "curated", "ml")
 }
-
-
-def held(spark: SparkSession) -> dict[str, list[tuple[Any, ...]]]:
-    """Who is in each silver and gold table, and at which moments."""
-    keys = {r["customer_key"]: r["email"] for r in spark.table("silver.customer_trusted").collect()}
-    ml = spark.table("gold.machine_learning_curated")
-    return {
-        "customers": rows(spark.table("silver.customer_trusted"), "email"),
-        "accelerometer": rows(spark.table("silver.accelerometer_trusted"), "user", "timestamp"),
-        "steps": rows(spark.table("silver.step_trainer_trusted"), "sensorReadingTime"),
-        "curated": rows(spark.table("gold.customer_curated"), "email"),
-        "ml": sorted((keys.get(k, k), t) for k, t in rows(ml, "customer_key", "sensorReadingTime")),
-    }
 
 
 def deleted(results: list[TableResult]) -> dict[str, int]:

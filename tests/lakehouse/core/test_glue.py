@@ -20,8 +20,7 @@ from lakehouse.core.ddl import ddl_script
 from lakehouse.core.engine import open_session
 from lakehouse.core.glue import DELTA_PARAMETERS, CatalogTable, catalog_table, register_tables
 from lakehouse.core.storage import upload_tree
-from tests.conftest import s3_config
-from tests.lakehouse.test_incremental import ALL_TABLES
+from tests.helpers import ALL_TABLES, s3_config
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import pytest
 
 from lakehouse.core.lease import LeaseHeld, s3_lease
 from lakehouse.core.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 

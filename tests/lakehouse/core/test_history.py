@@ -10,8 +10,7 @@ from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.delta_log import DeltalakeLog
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.core.history import UnknownTable, run_listing, table_history
-from tests.conftest import rows
-from tests.lakehouse.test_consent_changes import land_a_and_b, withdraw_a
+from tests.helpers import land_a_and_b, rows, withdraw_a
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from lakehouse.app.cli import main
 from lakehouse.app.erasure import customer_key
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.config import ConfigError, load_config
-from tests.lakehouse.test_consent_changes import land_a_and_b
+from tests.helpers import land_a_and_b
 
 
 @pytest.mark.slow
