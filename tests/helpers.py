@@ -90,8 +90,8 @@ def snapshot(spark: SparkSession, landing: Path | str) -> dict[str, list[tuple[A
 # --- Delivering files and running -------------------------------------------------------------
 
 
-def deliver(source_dir: Path, landing: Path, files: list[Path]) -> None:
-    """Copy `files` (generated under `source_dir`) into their source folders in `landing`."""
+def deliver(landing: Path, files: list[Path]) -> None:
+    """Copy generated `files` (`<source>/<name>`) into their source folders in `landing`."""
     for file in files:
         target = landing / file.parent.name / file.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def full_run(spark: SparkSession, make_config, data: Path) -> dict[str, list[tup
         f"paths.warehouse={data.parent / 'full-warehouse'}",
     )
     landing = Path(config.paths.landing)
-    deliver(data, landing, sorted(data.glob("*/*.json")))
+    deliver(landing, sorted(data.glob("*/*.json")))
     run_pipeline(spark, config)
     return snapshot(spark, landing)
 

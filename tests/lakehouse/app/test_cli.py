@@ -71,3 +71,21 @@ def test_bad_configuration_stops_before_anything_is_written(
 def test_format_table_aligns_numbers_right() -> None:
     text = format_table(("name", "n"), [("a", 5), ("bb", 123)])
     assert text.splitlines() == ["name    n", "----  ---", "a       5", "bb    123"]
+
+
+def test_an_override_where_an_optional_argument_may_stand_is_an_override(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "delivery"
+    (source / "customer").mkdir(parents=True)
+    (source / "customer" / "a.json").write_text('{"email": "a@x.com"}\n')
+    landing = tmp_path / "landing"
+    # `land SOURCE [TARGET]`: the override is not taken for the target.
+    assert main(["land", str(source), f"paths.landing={landing}"]) == 0
+    assert (landing / "customer" / "a.json").is_file()
+    assert f"landed 1 files in {landing}" in capsys.readouterr().out
+    # `quarantine [ACTION]` and `run [TARGET]` likewise: the override reaches the configuration.
+    assert main(["quarantine", f"paths.warehouse={tmp_path / 'wh'}"]) == 0
+    assert f"no quarantine in {tmp_path / 'wh'}" in capsys.readouterr().out
+    assert main(["run", "engine.memory_limit_mb=1"]) == 2
+    assert "engine.memory_limit_mb=1" in capsys.readouterr().err

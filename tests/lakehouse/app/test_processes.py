@@ -53,7 +53,7 @@ def prepared(spark: SparkSession, make_config, tmp_path: Path):  # type: ignore[
     generate(data, OPTIONS)
     expected = full_run(spark, make_config, data)
     config = make_config()
-    deliver(data, Path(config.paths.landing), sorted(data.glob("*/*.json")))
+    deliver(Path(config.paths.landing), sorted(data.glob("*/*.json")))
     return config, expected
 
 

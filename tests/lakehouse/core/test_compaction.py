@@ -29,7 +29,7 @@ def test_many_small_files_are_compacted_and_runs_stay_incremental(  # type: igno
     files = sorted(data.glob("*/*.json"), key=lambda p: (p.stem.rsplit("-", 1)[1], p.parent.name))
     batches = [files[i : i + 3] for i in range(0, len(files) - 3, 3)]
     for batch in batches:  # one small delivery per run
-        deliver(data, landing, batch)
+        deliver(landing, batch)
         run_pipeline(spark, never)
     location = f"{never.paths.warehouse}/silver/accelerometer_trusted"
     grown = file_count(location)
@@ -46,7 +46,7 @@ def test_many_small_files_are_compacted_and_runs_stay_incremental(  # type: igno
     assert history[0][2] == "OPTIMIZE"
 
     # The next delivery is still processed incrementally: compaction moved the watermark too.
-    deliver(data, landing, files[len(batches) * 3 :])
+    deliver(landing, files[len(batches) * 3 :])
     _, results = run_pipeline(spark, compacting)
     trusted = next(r for r in results if r.table == TRUSTED and r.version_before is not None)
     assert trusted.read < len(before[TRUSTED])

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.core.config import ConfigError, load_config, require_landing
+from lakehouse.core.config import (
+    CatalogKind,
+    ConfigError,
+    EngineName,
+    S3Connector,
+    StorageKind,
+    load_config,
+    require_landing,
+)
 
 
 def test_defaults_compose_to_the_embedded_engine_and_local_storage() -> None:
@@ -31,6 +39,8 @@ def test_overrides_reach_the_typed_config(tmp_path: Path) -> None:
     [
         (["engine=flink"], "unknown engine: choose one of sail, spark"),
         (["engine.name=flink"], "engine.name='flink' is not an engine"),
+        (["storage.kind=ftp"], "storage.kind='ftp' is not supported: choose one of local, s3"),
+        (["catalog.kind=hive"], "catalog.kind='hive' is not supported: choose one of local, glue"),
         (["storage=ftp"], "unknown storage: choose one of local, s3"),
         (["catalog=hive"], "unknown catalog: choose one of local, glue"),
         (["storage=s3"], "storage.bucket"),
@@ -52,7 +62,7 @@ def test_overrides_reach_the_typed_config(tmp_path: Path) -> None:
             ],
             "needs catalog.database_prefix empty",
         ),
-        (["engine.s3_connector=emrfs"], "choose s3a"),
+        (["engine.s3_connector=emrfs"], "engine.s3_connector='emrfs': choose s3a"),
         (["run.lease_seconds=1"], "at least 3"),
         (["engine.memory_limit_mb=100"], "use 0 (no limit) or at least 256"),
         (["maintenance.landing_mb_per_bronze_file=-1"], "use 0 (one bronze file per landing"),
@@ -90,3 +100,11 @@ def test_missing_landing_zone_is_explained(tmp_path: Path) -> None:
     config = load_config([f"paths.landing={tmp_path / 'nope'}"])
     with pytest.raises(ConfigError, match=r"paths\.landing=.*does not exist.*lakehouse generate"):
         require_landing(config)
+
+
+def test_kinds_are_enums_that_compare_and_print_as_their_values() -> None:
+    config = load_config(["engine=spark", "engine.s3_connector=native"])
+    assert config.engine.name is EngineName.spark and config.engine.name == "spark"
+    assert config.engine.s3_connector is S3Connector.native
+    assert config.storage.kind is StorageKind.local and config.catalog.kind is CatalogKind.local
+    assert f"{config.engine.name}" == "spark"

@@ -68,7 +68,7 @@ def test_random_splits_orders_redeliveries_and_crashes_converge(  # type: ignore
     for chunk in chunks:
         again = rng.sample(delivered, k=min(len(delivered), 2))
         time.sleep(0.01)  # a re-delivered copy gets a new modification time
-        deliver(data, landing, chunk + again)
+        deliver(landing, chunk + again)
         delivered += chunk
         if rng.random() < 0.6:
             crashes += crashing_run(spark, config, rng.choice(COMMIT_POINTS), monkeypatch)
@@ -90,9 +90,9 @@ def test_a_run_crashed_at_any_commit_point_is_completed_by_the_next(  # type: ig
     expected = full_run(spark, make_config, data)
     first_run = make_config(f"paths.warehouse={tmp_path / 'after-first-run'}")
     landing = Path(first_run.paths.landing)
-    deliver(data, landing, sorted(data.glob("*/*-0001.json")))
+    deliver(landing, sorted(data.glob("*/*-0001.json")))
     run_pipeline(spark, first_run)
-    deliver(data, landing, sorted(data.glob("*/*-000[23].json")))
+    deliver(landing, sorted(data.glob("*/*-000[23].json")))
 
     wrong = []
     for number, point in enumerate(COMMIT_POINTS):

@@ -126,14 +126,14 @@ def expected(spark: SparkSession, sample: Path, tmp_path_factory: pytest.TempPat
     """The tables of one uninterrupted run over the sample."""
     root = tmp_path_factory.mktemp("uninterrupted")
     config = load_config([f"paths.landing={root / 'landing'}", f"paths.warehouse={root / 'wh'}"])
-    deliver(sample, Path(config.paths.landing), sorted(sample.glob("*/*.json")))
+    deliver(Path(config.paths.landing), sorted(sample.glob("*/*.json")))
     run_pipeline(spark, config)
     return snapshot(spark, Path(config.paths.landing))
 
 
 def delivered(make_config, sample: Path) -> Config:  # type: ignore[no-untyped-def]
     config: Config = make_config()
-    deliver(sample, Path(config.paths.landing), sorted(sample.glob("*/*.json")))
+    deliver(Path(config.paths.landing), sorted(sample.glob("*/*.json")))
     return config
 
 
