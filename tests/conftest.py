@@ -96,3 +96,9 @@ def s3_spark(moto_endpoint: str) -> Iterator[SparkSession]:
     """An embedded engine started with the S3 settings (it reads them only at start)."""
     with open_session(s3_config(moto_endpoint, "unused")) as session:
         yield session
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first (in their order), so the workers of `make test` end together instead
+    of one finishing a long test alone while the other idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
