@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -38,8 +38,8 @@ from silver.transforms import (
     trusted_step_trainer,
     with_normalised_email,
 )
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DDL_FILES = sorted([*ROOT.glob("*/sql/*.sql"), *ROOT.glob("lakehouse/core/sql/*.sql")])
 CREATED = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([\w.]+)", re.IGNORECASE)
 SALT = "test-salt"
@@ -175,40 +175,20 @@ WRITTEN: list[tuple[str, TableSpec, Output]] = [
         machine_learning_curated_output,
     ),
 ]
-# `valid_records` ends with `_rescued_data`, then `with_ingestion` appends the stamps; the DDL
-# puts `_rescued_data` after them. Harmless (appends and MERGEs select the columns by name).
-OUT_OF_DDL_ORDER = {table.qualified_name for table in LANDING_TABLES.values()}
 
 
 def columns(df: DataFrame) -> Columns:
-    return [(field.name, field.dataType) for field in df.schema]
+    """Names and types, by name: appends and MERGEs select a table's columns by name, so the
+    order a transform leaves them in does not matter (`valid_records` puts `_rescued_data`
+    before the ingestion stamps, the DDL after them)."""
+    return sorted(((field.name, field.dataType) for field in df.schema), key=lambda c: c[0])
 
 
-def declared(spark: SparkSession, table: TableSpec) -> Columns:
-    return columns(empty(spark, table))
-
-
-def written(order_matters: bool) -> Sequence[object]:
-    cases = []
-    for case_id, table, output in WRITTEN:
-        marks = []
-        if order_matters and case_id in OUT_OF_DDL_ORDER:
-            reason = "_rescued_data comes before the ingestion stamps, the DDL has it last"
-            marks.append(pytest.mark.xfail(strict=True, reason=reason))
-        cases.append(pytest.param(table, output, id=case_id, marks=marks))
-    return cases
-
-
-@pytest.mark.parametrize(("table", "output"), written(order_matters=True))
-def test_transform_writes_its_tables_ddl_columns_and_types_in_order(
+@pytest.mark.parametrize(
+    ("table", "output"),
+    [pytest.param(table, output, id=case) for case, table, output in WRITTEN],
+)
+def test_each_transform_writes_its_tables_ddl_columns_and_types(
     spark: SparkSession, table: TableSpec, output: Output
 ) -> None:
-    assert columns(output(spark)) == declared(spark, table)
-
-
-@pytest.mark.parametrize(("table", "output"), written(order_matters=False))
-def test_transform_writes_its_tables_ddl_columns_and_types_by_name(
-    spark: SparkSession, table: TableSpec, output: Output
-) -> None:
-    by_name = sorted(columns(output(spark)), key=lambda column: column[0])
-    assert by_name == sorted(declared(spark, table), key=lambda column: column[0])
+    assert columns(output(spark)) == columns(empty(spark, table))
