@@ -1,3 +1,3 @@
-"""Shared machinery of the STEDI lakehouse: configuration, engine session, catalog, I/O and CLI."""
+"""The STEDI lakehouse's shared machinery: `core` (the framework) and `app` (the application)."""
 
 __version__ = "0.1.0"

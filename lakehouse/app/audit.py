@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bronze.tables import QUARANTINE
+from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, QUARANTINE
+from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
+from lakehouse.core.catalog import TableSpec
 from lakehouse.core.config import Config
 from lakehouse.core.identity import digest_of
 from lakehouse.core.ops_tables import SUPPRESSION_LIST
 from lakehouse.core.secrets import with_pseudonym_salt
 from lakehouse.core.suppression import emails_in
 from lakehouse.core.timetravel import AsOf, AsOfError, read_as_of
+from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import (
     latest_record_per_customer,
     with_customer_key,
@@ -29,23 +32,23 @@ from silver.transforms import (
 
 # Every table the audit reads: the checked silver and gold tables and the bronze truth.
 AUDITED_TABLES = (
-    "bronze.customer_landing",
-    "bronze.accelerometer_landing",
-    "silver.customer_trusted",
-    "silver.accelerometer_trusted",
-    "silver.step_trainer_trusted",
-    "gold.customer_curated",
-    "gold.machine_learning_curated",
+    CUSTOMER_LANDING.qualified_name,
+    ACCELEROMETER_LANDING.qualified_name,
+    CUSTOMER_TRUSTED.qualified_name,
+    ACCELEROMETER_TRUSTED.qualified_name,
+    STEP_TRAINER_TRUSTED.qualified_name,
+    CUSTOMER_CURATED.qualified_name,
+    MACHINE_LEARNING_CURATED.qualified_name,
 )
 
 
 # Tables naming people by email, and the column that does.
 NAMING_TABLES = (
-    ("bronze.customer_landing", "email"),
-    ("bronze.accelerometer_landing", "user"),
-    ("silver.customer_trusted", "email"),
-    ("silver.accelerometer_trusted", "user"),
-    ("gold.customer_curated", "email"),
+    (CUSTOMER_LANDING, "email"),
+    (ACCELEROMETER_LANDING, "user"),
+    (CUSTOMER_TRUSTED, "email"),
+    (ACCELEROMETER_TRUSTED, "user"),
+    (CUSTOMER_CURATED, "email"),
 )
 
 
@@ -66,13 +69,13 @@ def consent_violations(
             "give a run id (`lakehouse runs`) or a timestamp"
         )
 
-    def read(name: str) -> DataFrame:
-        return read_as_of(spark, config.paths.warehouse, name, as_of)
+    def read(table: TableSpec) -> DataFrame:
+        return read_as_of(spark, config.paths.warehouse, table.qualified_name, as_of)
 
     config = with_pseudonym_salt(config, create=False)
     cutoff = config.privacy.consent_cutoff
     consenting = (
-        read("bronze.customer_landing")
+        read(CUSTOMER_LANDING)
         .transform(with_normalised_email("email"))
         .transform(latest_record_per_customer)
         .where(F.col("shareWithResearchAsOfDate").isNotNull())
@@ -86,7 +89,7 @@ def consent_violations(
     people = consenting.select("email")
     readers = consenting.select(F.col("email").alias("user"), "_consent")
     phone = (
-        read("bronze.accelerometer_landing")
+        read(ACCELEROMETER_LANDING)
         .transform(with_normalised_email("user"))
         .select("user", "timestamp")
     )
@@ -100,13 +103,13 @@ def consent_violations(
     keyed = consenting.select("customer_key", "serialNumber", "_consent")
 
     checks: dict[str, tuple[DataFrame, str]] = {
-        "silver.customer_trusted": (
-            read("silver.customer_trusted").join(people, "email", "left_anti"),
+        CUSTOMER_TRUSTED.qualified_name: (
+            read(CUSTOMER_TRUSTED).join(people, "email", "left_anti"),
             "email",
         ),
-        "silver.accelerometer_trusted": (
-            read("silver.accelerometer_trusted").join(
-                readers.join(read("silver.accelerometer_trusted"), "user")
+        ACCELEROMETER_TRUSTED.qualified_name: (
+            read(ACCELEROMETER_TRUSTED).join(
+                readers.join(read(ACCELEROMETER_TRUSTED), "user")
                 .where(after_consent("timestamp"))
                 .select("reading_id"),
                 "reading_id",
@@ -114,19 +117,19 @@ def consent_violations(
             ),
             "reading_id",
         ),
-        "silver.step_trainer_trusted": (
-            read("silver.step_trainer_trusted").join(
+        STEP_TRAINER_TRUSTED.qualified_name: (
+            read(STEP_TRAINER_TRUSTED).join(
                 witnessed, ["serialNumber", "sensorReadingTime"], "left_anti"
             ),
             "reading_id",
         ),
-        "gold.customer_curated": (
-            read("gold.customer_curated").join(people, "email", "left_anti"),
+        CUSTOMER_CURATED.qualified_name: (
+            read(CUSTOMER_CURATED).join(people, "email", "left_anti"),
             "email",
         ),
-        "gold.machine_learning_curated": (
-            read("gold.machine_learning_curated").join(
-                keyed.join(read("gold.machine_learning_curated"), ["customer_key", "serialNumber"])
+        MACHINE_LEARNING_CURATED.qualified_name: (
+            read(MACHINE_LEARNING_CURATED).join(
+                keyed.join(read(MACHINE_LEARNING_CURATED), ["customer_key", "serialNumber"])
                 .where(after_consent("sensorReadingTime"))
                 .select("record_id"),
                 "record_id",
@@ -140,36 +143,34 @@ def consent_violations(
         # Erased people must be nowhere: their digest is all the list keeps of them.
         for table, column in NAMING_TABLES:
             named = read(table).select(digest_of(F.col(column)).alias("digest"))
-            checks[f"{table} (erased person)"] = (
+            checks[f"{table.qualified_name} (erased person)"] = (
                 named.join(erased, "digest", "left_semi"),
                 "digest",
             )
         # A line that did not parse names people only in its text.
-        quarantine = QUARANTINE.qualified_name
-        quarantined = read(quarantine).select(F.explode(emails_in("raw")).alias("email"))
-        checks[f"{quarantine} (erased person)"] = (
+        quarantined = read(QUARANTINE).select(F.explode(emails_in("raw")).alias("email"))
+        checks[f"{QUARANTINE.qualified_name} (erased person)"] = (
             quarantined.select(digest_of(F.col("email")).alias("digest")).join(
                 erased, "digest", "left_semi"
             ),
             "digest",
         )
     found = []
-    for table, (bad, key) in checks.items():
+    for checked, (bad, key) in checks.items():
         count = bad.count()
         if count:
             sample = [str(row[0]) for row in bad.select(key).distinct().limit(5).collect()]
-            found.append(Violation(table, count, sample))
+            found.append(Violation(checked, count, sample))
     return found
 
 
 def _suppression_list(
-    spark: SparkSession, read: Callable[[str], DataFrame], as_of: AsOf | None
+    spark: SparkSession, read: Callable[[TableSpec], DataFrame], as_of: AsOf | None
 ) -> DataFrame | None:
     """The digests of the people erased by `as_of` (None: nobody, or no list yet)."""
-    name = SUPPRESSION_LIST.qualified_name
-    if not spark.catalog.tableExists(name):
+    if not spark.catalog.tableExists(SUPPRESSION_LIST.qualified_name):
         return None
     try:
-        return read(name).select("digest").distinct()
+        return read(SUPPRESSION_LIST).select("digest").distinct()
     except AsOfError:  # the list did not exist yet at that point
         return None

@@ -32,10 +32,10 @@ from omegaconf import OmegaConf
 from pyspark.sql import DataFrame, SparkSession
 
 from bronze.replay import quarantine_summary, replay_quarantine
-from bronze.tables import INGESTED_FILES
+from bronze.tables import INGESTED_FILES, QUARANTINE, SOURCES
 from lakehouse.app.audit import AUDITED_TABLES, consent_violations
-from lakehouse.app.erasure import NothingToErase, email_digest, erase_customer, erasure_plan
-from lakehouse.app.generate import SOURCES, GenerateOptions, clashes, generate, is_generated_name
+from lakehouse.app.erasure import NothingToErase, erase_customer, erasure_plan
+from lakehouse.app.generate import GenerateOptions, clashes, generate, is_generated_name
 from lakehouse.app.maintenance import (
     DEFAULT_RETAIN_HOURS,
     MaintenanceError,
@@ -60,7 +60,8 @@ from lakehouse.core.delta_log import commits_metrics, is_delta_table, table_log,
 from lakehouse.core.engine import open_session
 from lakehouse.core.errors import QueryError, UsageError, query_errors
 from lakehouse.core.glue import catalog_table
-from lakehouse.core.history import UnknownTable, run_listing, table_history, table_spec
+from lakehouse.core.history import UnknownTable, named_table, run_listing, table_history
+from lakehouse.core.identity import email_digest
 from lakehouse.core.interrupt import interruptible
 from lakehouse.core.lock import WarehouseBusy
 from lakehouse.core.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
@@ -315,7 +316,7 @@ def cmd_generate(args: argparse.Namespace, config: Config) -> int:
         except ValueError as error:
             raise ConfigError(str(error)) from error
         ingested = _ingested_files(config)
-        with prepared_environment(config), _storage_errors(f"cannot write to {landing}"):
+        with reaching_storage(config, f"cannot write to {landing}"):
             found = clashes(Path(scratch), landing, ingested)
             if found and not args.replace:
                 raise UsageError(
@@ -345,7 +346,7 @@ def _ingested_files(config: Config) -> dict[str, set[str]]:
     """Path -> checksums of the generated-name files the warehouse's ingested-files table holds."""
     location = INGESTED_FILES.location(config.paths.warehouse)
     warehouse = config.paths.warehouse
-    with prepared_environment(config), _storage_errors(f"cannot read {warehouse}"):
+    with reaching_storage(config, f"cannot read {warehouse}"):
         # boto3 first: it names a missing bucket, where deltalake only says "Generic S3 error".
         if not folder_exists(warehouse) or not is_delta_table(location):
             return {}
@@ -362,7 +363,7 @@ def cmd_land(args: argparse.Namespace, config: Config) -> int:
     if not args.source.is_dir():
         raise ConfigError(f"{args.source} is not a folder: give the folder holding customer/, ...")
     target = args.target or config.paths.landing
-    with prepared_environment(config), _storage_errors(f"cannot write to {target}"):
+    with reaching_storage(config, f"cannot write to {target}"):
         landed = upload_tree(args.source, target)
     print(
         f"landed {len(landed.uploaded)} files in {target} "
@@ -372,12 +373,14 @@ def cmd_land(args: argparse.Namespace, config: Config) -> int:
 
 
 @contextmanager
-def _storage_errors(what: str) -> Iterator[None]:
-    """A bucket, region, endpoint or credential that does not answer is a configuration error."""
-    try:
-        yield
-    except STORAGE_ERRORS as error:
-        raise storage_error(what, error) from error
+def reaching_storage(config: Config, what: str) -> Iterator[None]:
+    """The store's settings in the environment (boto3 reads them there); a bucket, region,
+    endpoint or credential that does not answer is a configuration error about `what`."""
+    with prepared_environment(config):
+        try:
+            yield
+        except STORAGE_ERRORS as error:
+            raise storage_error(what, error) from error
 
 
 def cmd_sql(args: argparse.Namespace, config: Config) -> int:
@@ -520,12 +523,8 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
     with opened_warehouse(config) as (spark, _):
-        try:
-            log = table_log(spark, config.engine.name)
-            columns, rows = table_history(spark, log, config.paths.warehouse, args.table)
-        except UnknownTable as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_FAILED
+        log = table_log(spark, config.engine.name)
+        columns, rows = table_history(spark, log, config.paths.warehouse, args.table)
     print(format_table(columns, rows))
     return 0
 
@@ -533,8 +532,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 def cmd_diff(args: argparse.Namespace, config: Config) -> int:
     with opened_warehouse(config) as (spark, tables), query_errors():
         if args.table not in tables:
-            print(f"error: no table {args.table}: `lakehouse tables` lists them", file=sys.stderr)
-            return EXIT_FAILED
+            raise UnknownTable(f"no table {args.table}: `lakehouse tables` lists them")
         before = resolve_as_of(spark, config.paths.warehouse, args.before)
         after = resolve_as_of(spark, config.paths.warehouse, args.after)
         diff = diff_versions(spark, config.paths.warehouse, args.table, before, after)
@@ -550,7 +548,7 @@ def cmd_diff(args: argparse.Namespace, config: Config) -> int:
 def cmd_restore(args: argparse.Namespace, config: Config) -> int:
     with open_session(config) as spark:
         with operation(spark, config, "restore", f"{args.table}@{args.version}") as (ctx, done):
-            done.append(restore(ctx, table_spec(args.table), args.version))
+            done.append(restore(ctx, named_table(args.table), args.version))
         print(
             f"{args.table} restored to version {args.version} as version {done[0].version} "
             f"(run {ctx.run_id}); the next `lakehouse run` rebuilds what depends on it"
@@ -624,12 +622,10 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
     with opened_warehouse(config) as (spark, tables), query_errors():
         missing = sorted(set(AUDITED_TABLES) - set(tables))
         if missing:
-            print(
-                f"error: nothing to audit: {config.paths.warehouse} has no {', '.join(missing)}; "
-                "run `lakehouse run` first",
-                file=sys.stderr,
+            raise UnknownTable(
+                f"nothing to audit: {config.paths.warehouse} has no {', '.join(missing)}; "
+                "run `lakehouse run` first"
             )
-            return EXIT_FAILED
         as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of) if args.as_of else None
         label = as_of.label if as_of else "now"
         violations = consent_violations(spark, config, as_of)
@@ -649,13 +645,14 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
     if args.action not in ("summary", "replay"):
         raise ConfigError(f"quarantine takes summary or replay, not {args.action!r}")
     with opened_warehouse(config) as (spark, tables):
-        if "bronze.quarantine" not in tables:
+        if QUARANTINE.qualified_name not in tables:
             print(f"no quarantine in {config.paths.warehouse}: run `lakehouse run` first")
             return 0
         if args.action == "replay":
-            with operation(spark, config, "quarantine replay", "bronze.quarantine") as (ctx, done):
+            replay = operation(spark, config, "quarantine replay", QUARANTINE.qualified_name)
+            with replay as (ctx, done):
                 done.extend(replay_quarantine(ctx))
-            moved = {r.table: r.inserted for r in done if r.table != "bronze.quarantine"}
+            moved = {r.table: r.inserted for r in done if r.table != QUARANTINE.qualified_name}
             print(format_table(("table", "lines moved in"), sorted(moved.items())))
             print(
                 f"replay {ctx.run_id}: {sum(moved.values())} quarantined lines now parse and "
@@ -673,11 +670,7 @@ def cmd_ddl(args: argparse.Namespace, config: Config) -> int:
             catalog_table(spark, config.catalog, name, _location(config, name)) for name in names
         ]
     if not tables:
-        print(
-            f"error: no tables in {config.paths.warehouse}: run `lakehouse run` first",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+        raise UnknownTable(f"no tables in {config.paths.warehouse}: run `lakehouse run` first")
     print(ddl_script(tables, args.dialect), end="")
     return 0
 

@@ -31,8 +31,6 @@ from silver.changes import MOMENT
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import FIELD_SEPARATOR
 
-__all__ = ["Erasure", "NothingToErase", "email_digest", "erase_customer", "erasure_plan"]
-
 
 class NothingToErase(LookupError):
     """No table holds a row of that email (a typo, or erased already)."""

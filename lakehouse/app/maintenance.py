@@ -8,10 +8,9 @@ from deltalake.exceptions import DeltaError
 from pyspark.sql import functions as F
 
 from bronze.tables import INGESTED_FILES, LANDING_TABLES, QUARANTINE
-from lakehouse.core.catalog import TableSpec
+from lakehouse.core.catalog import TableSpec, table_location
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import TableLog, is_delta_table, table_log, table_version
-from lakehouse.core.history import table_spec
 
 DEFAULT_RETAIN_HOURS = 168
 
@@ -83,7 +82,7 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
     log = log_of(ctx)
     done = []
     for name in tables:
-        location = table_spec(name).location(ctx.warehouse)
+        location = table_location(ctx.warehouse, name)
         before = table_version(location)
         deleted = log.vacuum(location, retain_hours)
         done.append(Vacuumed(name, deleted, before, table_version(location)))
@@ -115,7 +114,7 @@ def forget_history(ctx: RunContext, vacuumed: list[Vacuumed], tables: list[str])
     log = log_of(ctx)
     purged = {}
     for name in tables:
-        location = table_spec(name).location(ctx.warehouse)
+        location = table_location(ctx.warehouse, name)
         log.purge_log(location)
         purged[name] = table_version(location)
     return [replace(v, version_after=purged[v.table]) if v.table in purged else v for v in vacuumed]

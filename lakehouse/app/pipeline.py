@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -14,13 +15,12 @@ from bronze.job import JOBS as BRONZE_JOBS
 from bronze.job import latest_batch
 from bronze.tables import SOURCES
 from gold.job import JOBS as GOLD_JOBS
-from lakehouse.core.catalog import attach_warehouse
+from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.compaction import compact_small_files
-from lakehouse.core.config import Config, ConfigError, require_landing
+from lakehouse.core.config import CatalogKind, Config, ConfigError, require_landing
 from lakehouse.core.context import Batches, RunContext, TableJob, TableResult
 from lakehouse.core.engine import brief, interrupt_engine
 from lakehouse.core.glue import catalog_table, register_tables
-from lakehouse.core.history import table_spec
 from lakehouse.core.interrupt import Interrupted
 from lakehouse.core.lock import warehouse_lock
 from lakehouse.core.progress import Progress
@@ -32,11 +32,23 @@ from silver.job import JOBS as SILVER_JOBS
 
 log = logging.getLogger(__name__)
 
+# Bump when a rule that shapes silver or gold changes: the next run then rebuilds them in full.
+# 2: emails are matched trimmed and lower-cased (`lakehouse.core.identity.normalised_email`).
+RULES_VERSION = 2
+
 LAYERS: dict[str, list[TableJob]] = {
     "bronze": BRONZE_JOBS,
     "silver": SILVER_JOBS,
     "gold": GOLD_JOBS,
 }
+
+
+def rules_digest(config: Config) -> str:
+    """A digest of the rules and settings silver and gold content depends on (never the salt
+    itself): a change rebuilds them in full."""
+    privacy = config.privacy
+    settings = f"{RULES_VERSION}|{privacy.consent_cutoff}|{privacy.pseudonym_salt}"
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
 def select_jobs(target: str | None = None) -> list[TableJob]:
@@ -90,12 +102,13 @@ def operation(
         config = with_pseudonym_salt(config, create=True)
         attached = attach_warehouse(spark, warehouse)
         batches = Batches.after(latest_batch(spark, warehouse))
-        ctx = RunContext(spark, config, run_id, now, batches, ensured=set(attached))
+        digest = rules_digest(config)
+        ctx = RunContext(spark, config, run_id, now, batches, digest, ensured=set(attached))
         record_start(ctx, command, target)
         results: list[TableResult] = []
         try:
             yield ctx, results
-            if config.catalog.kind == "glue":
+            if config.catalog.kind == CatalogKind.glue:
                 publish_to_glue(ctx)
         except Interrupted as interruption:
             interruption.command, interruption.run_id = command, run_id
@@ -134,7 +147,7 @@ def publish_to_glue(ctx: RunContext) -> dict[str, str]:
     """Create or update the Glue entry of every table in the warehouse (idempotent)."""
     names = attach_warehouse(ctx.spark, ctx.warehouse)
     tables = [
-        catalog_table(ctx.spark, ctx.config.catalog, name, table_spec(name).location(ctx.warehouse))
+        catalog_table(ctx.spark, ctx.config.catalog, name, table_location(ctx.warehouse, name))
         for name in names
     ]
     changes = register_tables(ctx.config.catalog, tables)

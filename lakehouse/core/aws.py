@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from lakehouse.core.config import Config
+from lakehouse.core.config import CatalogKind, Config, EngineName, StorageKind
 
 GLUE_CATALOG = "glue"
 
@@ -26,7 +26,7 @@ def aws_environment(config: Config) -> dict[str, str]:
     """The variables a command needs for `config` (empty for local storage)."""
     env: dict[str, str] = {}
     storage = config.storage
-    if storage.kind == "s3" and storage.region:
+    if storage.kind == StorageKind.s3 and storage.region:
         # boto3 reads AWS_DEFAULT_REGION, the Rust clients (engine, deltalake) AWS_REGION.
         env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = storage.region
         if storage.endpoint_url:
@@ -36,7 +36,11 @@ def aws_environment(config: Config) -> dict[str, str]:
             if storage.endpoint_url.startswith("http://"):
                 env["AWS_ALLOW_HTTP"] = "true"
     catalog = config.catalog
-    if catalog.kind == "glue" and catalog.engine_catalog and config.engine.name == "sail":
+    if (
+        catalog.kind == CatalogKind.glue
+        and catalog.engine_catalog
+        and config.engine.name == EngineName.sail
+    ):
         entry = f'name="{GLUE_CATALOG}", type="glue", region="{catalog.region}"'
         if catalog.endpoint_url:
             entry += f', endpoint_url="{catalog.endpoint_url}"'

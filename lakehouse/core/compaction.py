@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import file_count, table_log, table_version
-from lakehouse.core.history import table_spec
+from lakehouse.core.history import named_table
 from lakehouse.core.increments import save_watermark, watermark
 
 
@@ -24,7 +24,7 @@ def compact_small_files(ctx: RunContext, names: list[str], above_files: int) -> 
     log = table_log(ctx.spark, ctx.config.engine.name)
     done = []
     for name in names:
-        table = table_spec(name)
+        table = named_table(name)
         location = table.location(ctx.warehouse)
         if file_count(location) <= above_files:
             continue

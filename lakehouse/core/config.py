@@ -32,7 +32,7 @@ class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key and the fix."""
 
 
-# The kinds a setting chooses from. String enums: `config.engine.name == "sail"` holds, and
+# The kinds a setting chooses from. String enums: `config.engine.name == EngineName.sail` holds, and
 # they print and digest as their plain values.
 class EngineName(StrEnum):
     sail = "sail"
@@ -60,11 +60,14 @@ CATALOG_KINDS = tuple(CatalogKind)
 
 # What to say when a value is none of its kind's: the line after `key='value'`.
 NOT_A_CHOICE = {
-    "engine.name": " is not an engine: choose one of sail, spark (for example engine=sail)",
+    "engine.name": f" is not an engine: choose one of {', '.join(EngineName)} (for example "
+    "engine=sail)",
     "engine.s3_connector": ": choose s3a (open-source Spark) or native (EMR, Databricks: the "
     "cluster already reads s3://)",
-    "storage.kind": " is not supported: choose one of local, s3 (for example storage=local)",
-    "catalog.kind": " is not supported: choose one of local, glue (for example catalog=glue)",
+    "storage.kind": f" is not supported: choose one of {', '.join(StorageKind)} (for example "
+    "storage=local)",
+    "catalog.kind": f" is not supported: choose one of {', '.join(CatalogKind)} (for example "
+    "catalog=glue)",
 }
 
 
@@ -239,9 +242,9 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
             "turn an email into its pseudonym: set your own secret (LAKEHOUSE_PSEUDONYM_SALT) "
             "or auto (a random secret kept with the warehouse)"
         )
-    if config.catalog.kind == "glue":
+    if config.catalog.kind == CatalogKind.glue:
         _check_glue(config)
-    if config.storage.kind == "s3":
+    if config.storage.kind == StorageKind.s3:
         _check_s3_paths(config)
     else:
         _resolve_local_paths(config, base_dir or Path.cwd())

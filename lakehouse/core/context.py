@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,10 +11,6 @@ from pyspark.sql import DataFrame, SparkSession
 from lakehouse.core.catalog import TableSpec, ensure_table
 from lakehouse.core.config import Config
 from lakehouse.core.merge import MergeResult, append_into, merge_into
-
-# Bump when a rule that shapes silver or gold changes: the next run then rebuilds them in full.
-# 2: emails are matched trimmed and lower-cased (`silver.transforms.normalised_email`).
-RULES_VERSION = 2
 
 
 @dataclass
@@ -49,6 +44,9 @@ class RunContext:
     run_id: str
     started_at: datetime
     batches: Batches
+    # A digest of the rules and settings incremental tables are built with: when it changes,
+    # they are rebuilt in full (see `increments`). The application decides what enters it.
+    settings_digest: str
     # Tables known to exist and be registered in this run (saves catalog round trips).
     ensured: set[str] = field(default_factory=set, compare=False)
 
@@ -88,13 +86,6 @@ class RunContext:
         self, source: DataFrame, table: TableSpec, *, data_files: int | None = None
     ) -> MergeResult:
         return append_into(self.spark, source, table, self.warehouse, data_files=data_files)
-
-    @property
-    def settings_digest(self) -> str:
-        """A digest of the settings silver and gold content depends on (never the salt itself)."""
-        privacy = self.config.privacy
-        settings = f"{RULES_VERSION}|{privacy.consent_cutoff}|{privacy.pseudonym_salt}"
-        return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse.core.aws import aws_credentials
+from lakehouse.core.config import EngineName
 from lakehouse.core.storage import file_names, is_s3, join, list_files, remove_file
 
 # Optional in the Delta protocol: it only saves readers a listing of the log.
@@ -275,7 +276,7 @@ class SparkSqlLog:
 
 def table_log(spark: SparkSession, engine: str) -> TableLog:
     """The log operations for `engine` (`sail` or `spark`)."""
-    return SparkSqlLog(spark) if engine == "spark" else DeltalakeLog()
+    return SparkSqlLog(spark) if engine == EngineName.spark else DeltalakeLog()
 
 
 def _path_table(location: str) -> str:

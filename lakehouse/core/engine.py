@@ -17,7 +17,14 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from lakehouse.core.aws import prepared_environment
-from lakehouse.core.config import Config, EngineConfig
+from lakehouse.core.config import (
+    CatalogKind,
+    Config,
+    EngineConfig,
+    EngineName,
+    S3Connector,
+    StorageKind,
+)
 from lakehouse.core.interrupt import reclaim_signal_handlers, was_interrupted
 
 log = logging.getLogger(__name__)
@@ -53,10 +60,10 @@ def open_session(config: Config) -> Iterator[SparkSession]:
     which is prepared before the engine starts and restored when the session ends.
     """
     with prepared_environment(config, sail_environment(config.engine)):
-        if config.engine.name == "sail":
+        if config.engine.name == EngineName.sail:
             with _sail_session() as spark:
                 yield spark
-        elif config.engine.name == "spark":
+        elif config.engine.name == EngineName.spark:
             spark = spark_session(config)
             # PySpark's SparkContext installs its own SIGINT handler (KeyboardInterrupt).
             reclaim_signal_handlers()
@@ -67,7 +74,7 @@ def open_session(config: Config) -> Iterator[SparkSession]:
 
 def sail_environment(engine: EngineConfig) -> dict[str, str]:
     """The SAIL_* variables for `engine.memory_limit_mb` and the `engine.sail` options."""
-    if engine.name != "sail":
+    if engine.name != EngineName.sail:
         return {}
     options: dict[str, Any] = {}
     if engine.memory_limit_mb:
@@ -208,7 +215,7 @@ def spark_properties(config: Config) -> dict[str, str]:
             properties["spark.hadoop.fs.s3a.path.style.access"] = "true"
             ssl = str(storage.endpoint_url.startswith("https://")).lower()
             properties["spark.hadoop.fs.s3a.connection.ssl.enabled"] = ssl
-    if config.catalog.kind == "glue" and config.catalog.engine_catalog:
+    if config.catalog.kind == CatalogKind.glue and config.catalog.engine_catalog:
         # EMR and Glue jobs ship this client: the session's Hive catalog is then Glue.
         properties["spark.sql.catalogImplementation"] = "hive"
         properties["spark.hadoop.hive.metastore.client.factory.class"] = GLUE_CLIENT_FACTORY
@@ -227,4 +234,4 @@ def hadoop_version() -> str:
 
 def _uses_s3a(config: Config) -> bool:
     # EMR's own s3:// file system (EMRFS) needs no connector; elsewhere S3A provides it.
-    return config.storage.kind == "s3" and config.engine.s3_connector == "s3a"
+    return config.storage.kind == StorageKind.s3 and config.engine.s3_connector == S3Connector.s3a

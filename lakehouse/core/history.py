@@ -12,7 +12,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.core.catalog import TableSpec
+from lakehouse.core.catalog import TableSpec, table_location
 from lakehouse.core.delta_log import TableLog, is_delta_table
 from lakehouse.core.ops_tables import RUN_TABLES, RUNS
 
@@ -29,7 +29,9 @@ class UnknownTable(LookupError):
     """No Delta table of that name in the warehouse."""
 
 
-def table_spec(name: str) -> TableSpec:
+def named_table(name: str) -> TableSpec:
+    """Any table of the warehouse by its name alone, declared or not: where it lives and how
+    its watermark and run-log rows name it (it has no MERGE key, and no DDL of its own)."""
     schema, _, table = name.partition(".")
     if not schema or not table:
         raise UnknownTable(
@@ -85,7 +87,7 @@ def utc_text(epoch_seconds: float) -> str:
 
 def table_history(spark: SparkSession, log: TableLog, warehouse: str, name: str) -> Rows:
     """Every version of a table: when, which operation, its metrics and the run that made it."""
-    location = table_spec(name).location(warehouse)
+    location = table_location(warehouse, name)
     if not is_delta_table(location):
         raise UnknownTable(f"no table {name} in {warehouse}: `lakehouse tables` lists them")
     runs: dict[int, str] = {}

@@ -43,9 +43,8 @@ Build = Callable[[Increment], tuple[DataFrame, DataFrame]]
 
 def refresh(ctx: RunContext, table: TableSpec, build: Build) -> TableResult:
     """Bring `table` up to the run's newest batch: plan, build, MERGE, then move the watermark."""
-    through_batch = ctx.batches.newest
     ctx.ensure(table)
-    increment = plan(ctx, table, through_batch)
+    increment = plan(ctx, table, ctx.batches.newest)
     if increment is None:
         return TableResult.unchanged(table, table_version(table.location(ctx.warehouse)))
     content, scope = build(increment)
@@ -57,7 +56,7 @@ def refresh(ctx: RunContext, table: TableSpec, build: Build) -> TableResult:
         merge = ctx.merge(content, table, delete_unmatched=True)
     else:
         merge = ctx.merge(content, table, scope=scope)
-    save_watermark(ctx, table, through_batch, merge.version_after)
+    save_watermark(ctx, table, increment.through_batch, merge.version_after)
     return TableResult.of(merge, read=source_rows(merge, content))
 
 

@@ -304,7 +304,7 @@ def test_every_line_of_every_kind_of_file_is_landed_or_quarantined(  # type: ign
     # The unknown keys change nothing downstream: silver has exactly its own columns.
     assert "_rescued_data" not in spark.table("silver.accelerometer_trusted").columns
 
-    # Every taken file is in the ledger, and the next run reads none of them again.
+    # Every taken file is in bronze.ingested_files, and the next run reads none of them again.
     ingested = {
         str(path).rsplit("/", 1)[-1]
         for (path,) in spark.table("bronze.ingested_files").select("file").collect()

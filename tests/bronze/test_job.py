@@ -101,8 +101,8 @@ def test_each_file_is_ingested_once_whatever_its_timestamps(spark: SparkSession,
     run_pipeline(spark, config, "bronze")
     assert rows(spark.table("bronze.accelerometer_landing"), "timestamp") == [(1,), (2,)]
     assert spark.table("bronze.quarantine").count() == 1
-    ledger = rows(spark.table("bronze.ingested_files"), "file")
-    assert [Path(f).name for (f,) in ledger] == ["a.json", "b.json", "only-bad.json"]
+    ingested = rows(spark.table("bronze.ingested_files"), "file")
+    assert [Path(f).name for (f,) in ingested] == ["a.json", "b.json", "only-bad.json"]
 
 
 def test_new_content_under_a_known_name_is_a_new_delivery(spark: SparkSession, make_config):  # type: ignore[no-untyped-def]

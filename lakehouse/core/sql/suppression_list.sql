@@ -1,5 +1,5 @@
 -- Erased people, so that no later delivery brings them back: a digest of the normalised email
--- (`lakehouse.suppression.email_digest`), never the email. Bronze drops every record, reading
+-- (`lakehouse.core.identity.email_digest`), never the email. Bronze drops every record, reading
 -- and quarantined line of theirs before it is written.
 CREATE TABLE IF NOT EXISTS ops.suppression_list (
   digest STRING,

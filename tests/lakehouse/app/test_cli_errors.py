@@ -202,7 +202,7 @@ def test_sql_refuses_statements_that_write(site: Path, capsys: Capture) -> None:
     assert listing(site) == before
 
 
-def test_sql_writes_under_the_lock_and_in_the_ledger(site: Path, capsys: Capture) -> None:
+def test_sql_writes_under_the_lock_and_in_the_run_log(site: Path, capsys: Capture) -> None:
     emails = csv_rows(capsys, site, "SELECT email FROM gold.customer_curated ORDER BY email")
     victim = emails[0]
     delete = f"DELETE FROM gold.customer_curated WHERE email = '{victim}'"
@@ -223,11 +223,11 @@ def test_sql_writes_under_the_lock_and_in_the_ledger(site: Path, capsys: Capture
     remaining = csv_rows(capsys, site, "SELECT email FROM gold.customer_curated ORDER BY email")
     assert remaining == emails[1:]
 
-    ledger = csv_rows(
+    logged = csv_rows(
         capsys, site, f"SELECT command, target, status FROM ops.runs WHERE run_id = '{run_id}'"
     )
-    assert len(ledger) == 1 and ledger[0].startswith("sql,DELETE gold.customer_curated")
-    assert ledger[0].endswith(",succeeded")
+    assert len(logged) == 1 and logged[0].startswith("sql,DELETE gold.customer_curated")
+    assert logged[0].endswith(",succeeded")
     changed = csv_rows(
         capsys,
         site,

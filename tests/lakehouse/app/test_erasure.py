@@ -11,9 +11,10 @@ from pyspark.sql import SparkSession
 
 from lakehouse.app.audit import consent_violations
 from lakehouse.app.cli import main
-from lakehouse.app.erasure import customer_key, email_digest
+from lakehouse.app.erasure import customer_key
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
+from lakehouse.core.identity import email_digest
 from tests.helpers import customer, land, overrides, reading, rows, step, traces_of
 
 pytestmark = pytest.mark.slow

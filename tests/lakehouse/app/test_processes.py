@@ -97,5 +97,6 @@ def test_two_runs_at_once_take_turns(spark: SparkSession, make_config, tmp_path)
     assert patient_code == 0 and "waiting up to 120s" in patient_err, patient_err
     attach_warehouse(spark, config.paths.warehouse)
     assert snapshot(spark, Path(config.paths.landing)) == expected
-    ledger = spark.table("bronze.ingested_files")
-    assert len(rows(ledger, "ingestion_run_id", "file")) == ledger.select("file").distinct().count()
+    ingested = spark.table("bronze.ingested_files")
+    files = ingested.select("file").distinct().count()
+    assert len(rows(ingested, "ingestion_run_id", "file")) == files

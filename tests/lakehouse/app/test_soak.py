@@ -26,13 +26,15 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.app.cli import main
-from lakehouse.app.erasure import email_digest, erase_customer
+from lakehouse.app.erasure import erase_customer
 from lakehouse.app.maintenance import restore, vacuum
 from lakehouse.app.pipeline import operation, run_pipeline
+from lakehouse.core.catalog import table_location
 from lakehouse.core.config import Config, load_config
 from lakehouse.core.delta_log import DeltalakeLog
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from lakehouse.core.history import table_spec
+from lakehouse.core.history import named_table
+from lakehouse.core.identity import email_digest
 from tests.helpers import ALL_TABLES, overrides, versions
 from tests.soak import (
     TABLE_COLUMNS,
@@ -187,7 +189,7 @@ def restore_tables(spark: SparkSession, config: Config, step: Step, earlier: Che
         version = earlier.versions[table]
         assert version is not None
         with operation(spark, config, "restore", f"{table}@{version}") as (ctx, done):
-            done.append(restore(ctx, table_spec(table), version))
+            done.append(restore(ctx, named_table(table), version))
         run_id = ctx.run_id
     return run_id
 
@@ -196,7 +198,7 @@ def files_present(config: Config, table: str, version: int | None) -> bool:
     """Whether every data file `version` of `table` reads is still on disk (not vacuumed)."""
     if version is None:
         return True
-    location = table_spec(table).location(config.paths.warehouse)
+    location = table_location(config.paths.warehouse, table)
     uris = DeltaTable(location, version=version).file_uris()
     return all(Path(uri.removeprefix("file://")).exists() for uri in uris)
 
@@ -233,8 +235,8 @@ def test_every_scheduled_run_ended_with_the_oracle_tables(
     # The fixture compared the tables after every run; here: the calendar did what it claims.
     assert season.runs >= 40
     warehouse = Path(season.config.paths.warehouse)
-    ledger = spark.read.format("delta").load(str(warehouse / "ops" / "runs"))
-    statuses = Counter(row[0] for row in ledger.select("status").collect())
+    runs = spark.read.format("delta").load(str(warehouse / "ops" / "runs"))
+    statuses = Counter(row[0] for row in runs.select("status").collect())
     assert statuses["interrupted"] == 2, statuses  # the killed run and the Ctrl-C
     assert statuses["failed"] == 0, statuses
     for table in TABLE_COLUMNS:

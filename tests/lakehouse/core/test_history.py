@@ -1,4 +1,4 @@
-"""The run ledger and table history after a known sequence of runs."""
+"""The run log and table history after a known sequence of runs."""
 
 from __future__ import annotations
 

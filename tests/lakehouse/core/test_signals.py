@@ -137,7 +137,7 @@ def delivered(make_config, sample: Path) -> Config:  # type: ignore[no-untyped-d
     return config
 
 
-def ledger(spark: SparkSession, warehouse: str) -> list[dict[str, Any]]:
+def run_log(spark: SparkSession, warehouse: str) -> list[dict[str, Any]]:
     attach_warehouse(spark, warehouse)
     runs = spark.table("ops.runs").orderBy("started_at").collect()
     return [row.asDict() for row in runs]
@@ -149,7 +149,7 @@ def assert_next_run_completes(
     """A run right after takes the warehouse at once and ends with the uninterrupted tables."""
     after = run_command(config, "run.lock_timeout_seconds=0", *overrides)
     assert after.finish() == 0, after.stderr
-    runs = ledger(spark, config.paths.warehouse)
+    runs = run_log(spark, config.paths.warehouse)
     assert runs[-1]["status"] == "succeeded"
     assert [run["status"] for run in runs[:-1]] == ["interrupted"] * (len(runs) - 1), runs
     attach_warehouse(spark, config.paths.warehouse)
@@ -174,7 +174,7 @@ def test_a_signal_mid_run_stops_it_records_it_and_frees_the_warehouse(  # type: 
     assert_reported(stalled, signum)
     assert "recorded as interrupted" in stalled.lines[-1]
     # The run recorded itself: ended, with the signal as its error (not left `running`).
-    [run] = ledger(spark, config.paths.warehouse)
+    [run] = run_log(spark, config.paths.warehouse)
     assert run["status"] == "interrupted" and run["ended_at"] is not None, run
     assert run["error"] == f"Interrupted: {signal.Signals(signum).name}", run
     assert run["run_id"] in stalled.lines[-1]
@@ -327,6 +327,6 @@ def test_an_interrupted_run_on_s3_releases_its_lease_at_once(  # type: ignore[no
     after = lakehouse("run", *overrides, "run.lock_timeout_seconds=0")
     assert after.finish() == 0, after.stderr
     with prepared_environment(config):
-        runs = ledger(s3_spark, config.paths.warehouse)
+        runs = run_log(s3_spark, config.paths.warehouse)
         assert [run["status"] for run in runs] == ["interrupted", "succeeded"], runs
         assert snapshot(s3_spark, config.paths.landing) == expected

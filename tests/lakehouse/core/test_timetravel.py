@@ -265,7 +265,7 @@ def test_scheduled_runs_keep_the_log_within_its_retention(  # type: ignore[no-un
     land_a_and_b(config)
     first, _ = run_pipeline(spark, config)
     day = 0
-    while table_version_of(config, "ops.runs") < 11:  # two ledger commits a run: checkpoint 10
+    while table_version_of(config, "ops.runs") < 11:  # two run-log commits a run: checkpoint 10
         day += 1
         land(config, "accelerometer", f"a-day{day}.json", reading("a@x", 3000 + day))
         run_pipeline(spark, config)
