@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
+from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
 from lakehouse.app.pipeline import run_pipeline
+from lakehouse.core.catalog import TableSpec
 from lakehouse.core.config import Config, load_config
 from lakehouse.core.delta_log import table_version
+from silver.transforms import trusted_accelerometer, trusted_customers, trusted_step_trainer
 
 # --- The repository and configuration ---------------------------------------------------------
 
@@ -198,3 +204,125 @@ def traces_of(warehouse: Path, needles: list[str]) -> list[str]:
             if any(needle in values for needle in wanted):
                 found.append(str(path))
     return found
+
+
+# --- A two-batch lake, for the build factories (silver/gold test_builds.py) --------------------
+# Batch 1 lands customers a, b, c (no consent), e, f and g with their readings; batch 2 brings
+# b's withdrawal, a new customer d, a late and older record of e (which changes nothing), new
+# phone readings of a, c and f (f's first), and new steps at 30 (a) and 9 (c). Changed in
+# batch 2: b, d, e.
+
+Row = dict[str, object]
+
+
+def moments(spark: SparkSession, *rows: tuple[str, int]) -> DataFrame:
+    """(serialNumber, sensorReadingTime) pairs."""
+    return spark.createDataFrame(list(rows), "serialNumber STRING, sensorReadingTime BIGINT")
+
+
+def landed_customer(
+    email: str, serial: str, batch: int, *, updated: int = 1, consent: int | None = 0
+) -> Row:
+    return {
+        "customerName": email.split("@")[0],
+        "email": email,
+        "serialNumber": serial,
+        "registrationDate": 1,
+        "lastUpdateDate": updated,
+        "shareWithResearchAsOfDate": consent,
+        "_batch": batch,
+    }
+
+
+def landed_reading(user: str, timestamp: int, batch: int) -> Row:
+    return {"user": user, "timestamp": timestamp, "x": 1.0, "y": 2.0, "z": 3.0, "_batch": batch}
+
+
+def landed_step(time: int, serial: str, batch: int) -> Row:
+    return {
+        "sensorReadingTime": time,
+        "serialNumber": serial,
+        "distanceFromObject": 7,
+        "_batch": batch,
+    }
+
+
+def landing_frame(spark: SparkSession, table: TableSpec, rows: Iterable[Row]) -> DataFrame:
+    """Rows of a landing table (lineage: one file per batch, one line per row; None elsewhere)."""
+    lineage = [
+        {"_source_file": f"{table.name}-{row['_batch']}.json", "_source_line": line, **row}
+        for line, row in enumerate(rows, 1)
+    ]
+    values = [tuple(row.get(column) for column in table.column_names) for row in lineage]
+    return spark.createDataFrame(values, table.row_schema)
+
+
+def only(rows: DataFrame, column: str, values: Iterable[object]) -> DataFrame:
+    return rows.where(F.col(column).isin(list(values)))
+
+
+def one_column(spark: SparkSession, column: str, *values: str) -> DataFrame:
+    return spark.createDataFrame([(value,) for value in values], f"{column} STRING")
+
+
+@dataclass(frozen=True)
+class Lake:
+    customer_landing: DataFrame
+    phone_landing: DataFrame
+    step_landing: DataFrame
+    customer_trusted: DataFrame
+    accelerometer_trusted: DataFrame
+    step_trainer_trusted: DataFrame
+
+
+def two_batch_lake(spark: SparkSession, salt: str) -> Lake:
+    """The lake of the build-factory tests (tests/silver, tests/gold: test_builds.py)."""
+    customers = landing_frame(
+        spark,
+        CUSTOMER_LANDING,
+        [
+            landed_customer("a@x", "s1", 1),
+            landed_customer("b@x", "s2", 1),
+            landed_customer("c@x", "s3", 1, consent=None),
+            landed_customer("e@x", "s5", 1, updated=5),
+            landed_customer("f@x", "s6", 1),
+            landed_customer("g@x", "s7", 1),
+            landed_customer("b@x", "s2", 2, updated=2, consent=None),
+            landed_customer("d@x", "s4", 2),
+            landed_customer("e@x", "s5", 2, updated=1, consent=None),
+        ],
+    )
+    phone = landing_frame(
+        spark,
+        ACCELEROMETER_LANDING,
+        [
+            landed_reading(user, time, batch)
+            for user, time, batch in [
+                *[("a@x", 10, 1), ("a@x", 30, 1), ("b@x", 7, 1), ("c@x", 9, 1)],
+                *[("d@x", 5, 1), ("e@x", 8, 1), ("g@x", 50, 1)],
+                *[("a@x", 20, 2), ("c@x", 21, 2), ("f@x", 40, 2)],
+            ]
+        ],
+    )
+    steps = landing_frame(
+        spark,
+        STEP_TRAINER_LANDING,
+        [
+            landed_step(time, serial, batch)
+            for time, serial, batch in [
+                *[(10, "s1", 1), (20, "s1", 1), (7, "s2", 1), (5, "s4", 1)],
+                *[(8, "s5", 1), (40, "s6", 1), (50, "s7", 1)],
+                *[(30, "s1", 2), (9, "s3", 2)],
+            ]
+        ],
+    )
+    customer_trusted = customers.transform(trusted_customers(salt))
+    accelerometer_trusted = phone.transform(
+        trusted_accelerometer(customer_trusted, consent_cutoff=True)
+    )
+    step_trainer_trusted = steps.transform(
+        trusted_step_trainer(customer_trusted, accelerometer_trusted)
+    )
+    return Lake(
+        customers, phone, steps, customer_trusted, accelerometer_trusted, step_trainer_trusted
+    )

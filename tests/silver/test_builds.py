@@ -8,16 +8,11 @@ Changed in batch 2: b, d, e.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 import pytest
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
-from lakehouse.core.catalog import TableSpec
+from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING
 from lakehouse.core.increments import Increment
 from silver.job import (
     accelerometer_trusted_build,
@@ -26,119 +21,25 @@ from silver.job import (
     touched_and_leaving_moments,
 )
 from silver.transforms import trusted_accelerometer, trusted_customers, trusted_step_trainer
+from tests.helpers import (
+    Lake,
+    landed_customer,
+    landed_reading,
+    landing_frame,
+    moments,
+    one_column,
+    only,
+    two_batch_lake,
+)
 
 SALT = "test-salt"
 FULL = Increment(None, 2)
 AFTER_FIRST = Increment(1, 2)
-MOMENTS = "serialNumber STRING, sensorReadingTime BIGINT"
-
-Row = dict[str, object]
-
-
-def customer(
-    email: str, serial: str, batch: int, *, updated: int = 1, consent: int | None = 0
-) -> Row:
-    return {
-        "customerName": email.split("@")[0],
-        "email": email,
-        "serialNumber": serial,
-        "registrationDate": 1,
-        "lastUpdateDate": updated,
-        "shareWithResearchAsOfDate": consent,
-        "_batch": batch,
-    }
-
-
-def reading(user: str, timestamp: int, batch: int) -> Row:
-    return {"user": user, "timestamp": timestamp, "x": 1.0, "y": 2.0, "z": 3.0, "_batch": batch}
-
-
-def step(time: int, serial: str, batch: int) -> Row:
-    return {
-        "sensorReadingTime": time,
-        "serialNumber": serial,
-        "distanceFromObject": 7,
-        "_batch": batch,
-    }
-
-
-def landing(spark: SparkSession, table: TableSpec, rows: Iterable[Row]) -> DataFrame:
-    """Rows of a landing table (lineage: one file per batch, one line per row; None elsewhere)."""
-    lineage = [
-        {"_source_file": f"{table.name}-{row['_batch']}.json", "_source_line": line, **row}
-        for line, row in enumerate(rows, 1)
-    ]
-    values = [tuple(row.get(column) for column in table.column_names) for row in lineage]
-    return spark.createDataFrame(values, table.row_schema)
-
-
-def only(rows: DataFrame, column: str, values: Iterable[object]) -> DataFrame:
-    return rows.where(F.col(column).isin(list(values)))
-
-
-def emails(spark: SparkSession, column: str, *values: str) -> DataFrame:
-    return spark.createDataFrame([(value,) for value in values], f"{column} STRING")
-
-
-def moments(spark: SparkSession, *rows: tuple[str, int]) -> DataFrame:
-    return spark.createDataFrame(list(rows), MOMENTS)
-
-
-@dataclass(frozen=True)
-class Lake:
-    customer_landing: DataFrame
-    phone_landing: DataFrame
-    step_landing: DataFrame
-    customer_trusted: DataFrame
-    accelerometer_trusted: DataFrame
 
 
 @pytest.fixture(scope="module")
 def lake(spark: SparkSession) -> Lake:
-    customers = landing(
-        spark,
-        CUSTOMER_LANDING,
-        [
-            customer("a@x", "s1", 1),
-            customer("b@x", "s2", 1),
-            customer("c@x", "s3", 1, consent=None),
-            customer("e@x", "s5", 1, updated=5),
-            customer("f@x", "s6", 1),
-            customer("g@x", "s7", 1),
-            customer("b@x", "s2", 2, updated=2, consent=None),
-            customer("d@x", "s4", 2),
-            customer("e@x", "s5", 2, updated=1, consent=None),
-        ],
-    )
-    phone = landing(
-        spark,
-        ACCELEROMETER_LANDING,
-        [
-            reading(user, time, batch)
-            for user, time, batch in [
-                *[("a@x", 10, 1), ("a@x", 30, 1), ("b@x", 7, 1), ("c@x", 9, 1)],
-                *[("d@x", 5, 1), ("e@x", 8, 1), ("g@x", 50, 1)],
-                *[("a@x", 20, 2), ("c@x", 21, 2), ("f@x", 40, 2)],
-            ]
-        ],
-    )
-    steps = landing(
-        spark,
-        STEP_TRAINER_LANDING,
-        [
-            step(time, serial, batch)
-            for time, serial, batch in [
-                *[(10, "s1", 1), (20, "s1", 1), (7, "s2", 1), (5, "s4", 1)],
-                *[(8, "s5", 1), (40, "s6", 1), (50, "s7", 1)],
-                *[(30, "s1", 2), (9, "s3", 2)],
-            ]
-        ],
-    )
-    customer_trusted = customers.transform(trusted_customers(SALT))
-    accelerometer_trusted = phone.transform(
-        trusted_accelerometer(customer_trusted, consent_cutoff=True)
-    )
-    return Lake(customers, phone, steps, customer_trusted, accelerometer_trusted)
+    return two_batch_lake(spark, SALT)
 
 
 # customer_trusted_build
@@ -153,7 +54,7 @@ def test_customer_trusted_full_build_scope_is_every_customer(
     spark: SparkSession, lake: Lake
 ) -> None:
     _, scope = customer_trusted_build(lake.customer_landing, SALT)(FULL)
-    everyone = emails(spark, "email", "a@x", "b@x", "c@x", "d@x", "e@x", "f@x", "g@x")
+    everyone = one_column(spark, "email", "a@x", "b@x", "c@x", "d@x", "e@x", "f@x", "g@x")
     assertDataFrameEqual(scope, everyone)
 
 
@@ -168,7 +69,7 @@ def test_customer_trusted_incremental_scope_is_the_changed_customers(
     spark: SparkSession, lake: Lake
 ) -> None:
     _, scope = customer_trusted_build(lake.customer_landing, SALT)(AFTER_FIRST)
-    assertDataFrameEqual(scope, emails(spark, "email", "b@x", "d@x", "e@x"))
+    assertDataFrameEqual(scope, one_column(spark, "email", "b@x", "d@x", "e@x"))
 
 
 # accelerometer_trusted_build
@@ -191,7 +92,7 @@ def test_accelerometer_trusted_full_build_scope_is_every_customer(
     spark: SparkSession, lake: Lake
 ) -> None:
     _, scope = accelerometer_build(lake, FULL)
-    everyone = emails(spark, "user", "a@x", "b@x", "c@x", "d@x", "e@x", "f@x", "g@x")
+    everyone = one_column(spark, "user", "a@x", "b@x", "c@x", "d@x", "e@x", "f@x", "g@x")
     assertDataFrameEqual(scope, everyone)
 
 
@@ -207,15 +108,19 @@ def test_accelerometer_trusted_incremental_scope_is_the_changed_customers(
     spark: SparkSession, lake: Lake
 ) -> None:
     _, scope = accelerometer_build(lake, AFTER_FIRST)
-    assertDataFrameEqual(scope, emails(spark, "user", "b@x", "d@x", "e@x"))
+    assertDataFrameEqual(scope, one_column(spark, "user", "b@x", "d@x", "e@x"))
 
 
 @pytest.mark.parametrize(("consent_cutoff", "kept"), [(True, [18]), (False, [12, 18])])
 def test_accelerometer_trusted_build_applies_the_consent_cutoff_setting(
     spark: SparkSession, consent_cutoff: bool, kept: list[int]
 ) -> None:
-    customers = landing(spark, CUSTOMER_LANDING, [customer("h@x", "s8", 1, consent=15)])
-    phone = landing(spark, ACCELEROMETER_LANDING, [reading("h@x", 12, 1), reading("h@x", 18, 1)])
+    customers = landing_frame(
+        spark, CUSTOMER_LANDING, [landed_customer("h@x", "s8", 1, consent=15)]
+    )
+    phone = landing_frame(
+        spark, ACCELEROMETER_LANDING, [landed_reading("h@x", 12, 1), landed_reading("h@x", 18, 1)]
+    )
     trusted = customers.transform(trusted_customers(SALT))
     build = accelerometer_trusted_build(customers, phone, trusted, consent_cutoff=consent_cutoff)
     content, _ = build(FULL)
@@ -294,10 +199,12 @@ def test_touched_moments_without_a_since_batch_are_every_readings_moment(
 
 
 def test_moments_of_a_changed_customer_cover_every_serial_it_had(spark: SparkSession) -> None:
-    customers = landing(
-        spark, CUSTOMER_LANDING, [customer("h@x", "s8", 1), customer("h@x", "s9", 2, updated=2)]
+    customers = landing_frame(
+        spark,
+        CUSTOMER_LANDING,
+        [landed_customer("h@x", "s8", 1), landed_customer("h@x", "s9", 2, updated=2)],
     )
-    phone = landing(spark, ACCELEROMETER_LANDING, [reading("h@x", 60, 1)])
+    phone = landing_frame(spark, ACCELEROMETER_LANDING, [landed_reading("h@x", 60, 1)])
     touched, leaving = touched_and_leaving_moments(customers, phone, 1)
     under_both = moments(spark, ("s8", 60), ("s9", 60))
     assertDataFrameEqual(touched, under_both)

@@ -13,11 +13,11 @@ from silver.changes import (
     readings_of_customers,
     touched_readings,
 )
+from tests.helpers import moments
 
 CUSTOMERS = "email STRING, serialNumber STRING, _batch BIGINT"
 READINGS = "user STRING, timestamp BIGINT, _batch BIGINT"
 EMAILS = "email STRING"
-MOMENTS = "serialNumber STRING, sensorReadingTime BIGINT"
 STEPS = "sensorReadingTime BIGINT, serialNumber STRING, distanceFromObject INT"
 
 
@@ -31,10 +31,6 @@ def readings(spark: SparkSession, *rows: tuple[str, int, int]) -> DataFrame:
 
 def emails(spark: SparkSession, *values: str) -> DataFrame:
     return spark.createDataFrame([(value,) for value in values], EMAILS)
-
-
-def moments(spark: SparkSession, *rows: tuple[str, int]) -> DataFrame:
-    return spark.createDataFrame(list(rows), MOMENTS)
 
 
 # fresh
