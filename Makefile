@@ -15,11 +15,12 @@ demo: install
 	$(BIN)/lakehouse run
 	$(BIN)/lakehouse tables
 
-## test: install with the dev extras and run the whole suite: on TEST_WORKERS workers, then the
-## tests that time processes (marked serial) alone
+## test: install with the dev extras and run the whole suite: on TEST_WORKERS workers (each
+## takes the next test when free; the slow ones come first), then the tests that time processes
+## (marked serial) alone
 TEST_WORKERS ?= 2
 test: install-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 1 -m "not serial"
 	$(BIN)/python -m pytest -m serial
 
 ## test-fast: the tests not marked slow, in about a minute (transforms, config, files, CLI)
