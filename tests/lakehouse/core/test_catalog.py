@@ -4,26 +4,27 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse.core.catalog import TableSpec, attach_warehouse, ensure_table
+from bronze.tables import CUSTOMER_LANDING
+from lakehouse.core.catalog import attach_warehouse, ensure_table
 from lakehouse.core.merge import merge_into
+from silver.tables import CUSTOMER_TRUSTED
 from tests.helpers import rows
-
-RUNS = TableSpec("bronze", "customer_landing", ("_source_file", "_source_line"))
 
 
 def test_a_name_follows_the_warehouse_it_was_last_attached_to(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     first, second = str(tmp_path / "one"), str(tmp_path / "two")
-    ensure_table(spark, RUNS, first)
-    schema = spark.table(RUNS.qualified_name).schema
+    ensure_table(spark, CUSTOMER_LANDING, first)
+    schema = spark.table(CUSTOMER_LANDING.qualified_name).schema
     row = {field.name: None for field in schema} | {
         "email": "a@x",
         "_source_file": "f",
+        "_source_checksum": "c",
         "_source_line": 1,
     }
-    merge_into(spark, spark.createDataFrame([row], schema), RUNS, first)
-    ensure_table(spark, RUNS, second)
+    merge_into(spark, spark.createDataFrame([row], schema), CUSTOMER_LANDING, first)
+    ensure_table(spark, CUSTOMER_LANDING, second)
     assert spark.table("bronze.customer_landing").count() == 0
 
     assert attach_warehouse(spark, first) == ["bronze.customer_landing"]
@@ -33,7 +34,7 @@ def test_a_name_follows_the_warehouse_it_was_last_attached_to(
 def test_merge_updates_only_changed_rows_and_can_delete_the_rest(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    table = TableSpec("silver", "customer_trusted", ("email",))
+    table = CUSTOMER_TRUSTED
     warehouse = str(tmp_path)
     ensure_table(spark, table, warehouse)
     schema = spark.table(table.qualified_name).schema
