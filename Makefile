@@ -15,17 +15,17 @@ demo: install
 	$(BIN)/lakehouse run
 	$(BIN)/lakehouse tables
 
-## test: install with the dev extras and run the whole suite: on TEST_WORKERS workers (each
-## takes the next test when free; the slow ones come first), then the tests that time processes
-## (marked serial) alone
+## test: install with the dev extras and run the whole suite: on TEST_WORKERS workers (a test
+## module stays on one worker, so its fixtures are built once; slow modules start first), then
+## the tests that time processes (marked serial) alone
 TEST_WORKERS ?= 2
 test: install-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 1 -m "not serial"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not serial"
 	$(BIN)/python -m pytest -m serial
 
 ## test-fast: the tests not marked slow, in about a minute (transforms, config, files, CLI)
 test-fast: install-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not slow"
 
 ## notebooks: install Jupyter into .venv/ and open notebooks/ (kernel: the project's .venv)
 notebooks: $(VENV)/.installed-notebooks

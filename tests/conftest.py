@@ -99,6 +99,6 @@ def s3_spark(moto_endpoint: str) -> Iterator[SparkSession]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first (in their order), so the workers of `make test` end together instead
-    of one finishing a long test alone while the other idles."""
+    """Slow tests first (in their order): `make test` hands out whole modules in this order, so
+    the long ones start early and the workers end together."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
