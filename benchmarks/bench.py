@@ -270,8 +270,14 @@ def plot(result: dict[str, object], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+# What a Spark Connect session sets in its process: a command started from such a process (a
+# notebook, a test) would otherwise try Spark Connect where it builds a classic session.
+CONNECT_VARIABLES = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE")
+
+
 def _env() -> dict[str, str]:
-    return {**os.environ, "RUST_LOG": "error", "PYTHONPATH": str(ROOT)}
+    inherited = {k: v for k, v in os.environ.items() if k not in CONNECT_VARIABLES}
+    return {**inherited, "RUST_LOG": "error", "PYTHONPATH": str(ROOT)}
 
 
 def _size(folder: Path) -> int:

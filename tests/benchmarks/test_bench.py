@@ -9,17 +9,23 @@ import sys
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
 
 
-def test_the_benchmark_runs_at_tiny_scale_and_writes_its_results(tmp_path: Path) -> None:
+def test_the_benchmark_runs_at_tiny_scale_and_writes_its_results(
+    tmp_path: Path, spark: SparkSession
+) -> None:
+    # `spark`: started from a process with a Spark Connect session (as from a notebook), the
+    # classic Spark peer must still build a classic session.
     skip = [] if shutil.which("java") else ["--skip", "spark"]  # the classic job needs a JVM
     command = [sys.executable, "-m", "benchmarks.bench", "--scale", "tiny", "--repeats", "1"]
     command += ["--work", str(tmp_path / "work"), "--results", str(tmp_path), *skip]
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=600)
+    ran = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     result = json.loads((tmp_path / "tiny.json").read_text())
     expected = {"full", "full_1gib", "incremental", "no_op", "duckdb", "floor"}
     expected |= {"spark"} - set(skip)
