@@ -65,7 +65,7 @@ class TableSpec:
 
     def properties(self) -> dict[str, str]:
         """The table properties (TBLPROPERTIES) its DDL file sets."""
-        statement = sqlglot.parse_one(self.ddl("/"), read="spark")
+        statement = _parsed_ddl(self.package or self.schema, self.name)
         return {
             prop.name: prop.args["value"].name
             for prop in statement.find_all(exp.Property)
@@ -79,12 +79,17 @@ def _ddl_file(package: str, name: str) -> str:
 
 
 @cache
-def _declared_columns(package: str, name: str) -> tuple[tuple[str, str], ...]:
+def _parsed_ddl(package: str, name: str) -> exp.Expr:
+    """The DDL file parsed once (read only: columns and properties come from it)."""
     text = Template(_ddl_file(package, name)).substitute(location="/").strip().rstrip(";")
-    statement = sqlglot.parse_one(text, read="spark")
+    return sqlglot.parse_one(text, read="spark")
+
+
+@cache
+def _declared_columns(package: str, name: str) -> tuple[tuple[str, str], ...]:
     return tuple(
         (column.name, column.args["kind"].sql(dialect="spark"))
-        for column in statement.find_all(exp.ColumnDef)
+        for column in _parsed_ddl(package, name).find_all(exp.ColumnDef)
     )
 
 
