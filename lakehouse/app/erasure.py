@@ -2,7 +2,8 @@
 
 People are matched by their normalised email (`lakehouse.core.identity`), so every spelling an
 export used is found. Rows are deleted with the same MERGE path as every write (a deletion
-scope and no new rows), so each table gets one new version. The person goes on the
+scope and no new rows); a table with deletion vectors is rewritten without them instead, so no
+file it reads keeps their bytes. Either way each table gets one new version. The person goes on the
 suppression list, so no later delivery brings them back. Old versions still hold the data
 until `vacuum` deletes their files; `erase` runs it with a configurable retention. The run log
 records the erasure under a digest of the email, never the email itself. Files in the landing
@@ -25,6 +26,7 @@ from lakehouse.core.catalog import TableSpec, ensure_properties
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import table_version
 from lakehouse.core.identity import email_digest, email_identity, normalised_email
+from lakehouse.core.merge import rewrite_without
 from lakehouse.core.ops_tables import SUPPRESSION_LIST
 from lakehouse.core.suppression import emails_in
 from silver.changes import MOMENT
@@ -144,7 +146,9 @@ def erase_customer(ctx: RunContext, email: str) -> Erasure:
         ensure_properties(ctx.spark, planned.table, ctx.warehouse)
     results = [
         delete_rows(ctx, planned)
-        if counts[planned.table.qualified_name]
+        # A table with deletion vectors may hold their rows deleted earlier (a withdrawn
+        # consent) in files it still reads: it is rewritten whether or not rows are visible.
+        if counts[planned.table.qualified_name] or planned.table.deletion_vectors
         else _untouched(ctx, planned)
         for planned in plan
     ]
@@ -161,10 +165,14 @@ def suppress(ctx: RunContext, email: str) -> None:
 
 
 def delete_rows(ctx: RunContext, planned: Planned) -> TableResult:
-    """Delete the planned rows: a MERGE with them as deletion scope and no new rows."""
+    """Delete the planned rows: a MERGE with them as deletion scope and no new rows, or, in a
+    table with deletion vectors, a rewrite of the table without them (no byte may stay)."""
     target = ctx.table(planned.table)
     scope = planned.rows.select(*planned.table.keys)
-    merge = ctx.merge(target.limit(0), planned.table, scope=scope)
+    if planned.table.deletion_vectors:
+        merge = rewrite_without(ctx.spark, scope, planned.table, ctx.warehouse)
+    else:
+        merge = ctx.merge(target.limit(0), planned.table, scope=scope)
     return TableResult.of(merge, read=0)
 
 

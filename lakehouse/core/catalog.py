@@ -18,6 +18,8 @@ from sqlglot import exp
 from lakehouse.core.delta_log import delta_table, drop_checkpoint_hint, is_delta_table
 from lakehouse.core.storage import join, subfolders
 
+DELETION_VECTORS = "delta.enableDeletionVectors"
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -62,6 +64,11 @@ class TableSpec:
     def row_schema(self) -> str:
         """The columns as a DDL schema string, for building rows of this table."""
         return ", ".join(f"`{name}` {kind}" for name, kind in self.columns)
+
+    @property
+    def deletion_vectors(self) -> bool:
+        """Whether deletes mark rows in deletion vectors instead of rewriting their files."""
+        return self.properties().get(DELETION_VECTORS) == "true"
 
     def properties(self) -> dict[str, str]:
         """The table properties (TBLPROPERTIES) its DDL file sets."""

@@ -12,4 +12,9 @@ USING delta
 LOCATION '${location}'
 -- Per-file statistics (min/max values in the Delta log) only of columns that name nobody:
 -- an erased person's email, name or pseudonym must not survive in the log.
-TBLPROPERTIES ('delta.dataSkippingStatsColumns' = 'timestamp,x,y,z');
+-- Deletion vectors: a withdrawn consent marks its readings deleted instead of rewriting every
+-- file that holds one (readers need Delta's deletionVectors reader feature).
+TBLPROPERTIES (
+  'delta.dataSkippingStatsColumns' = 'timestamp,x,y,z',
+  'delta.enableDeletionVectors' = 'true'
+);

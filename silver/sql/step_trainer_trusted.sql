@@ -9,4 +9,7 @@ CREATE TABLE IF NOT EXISTS silver.step_trainer_trusted (
   distanceFromObject INT
 )
 USING delta
-LOCATION '${location}';
+LOCATION '${location}'
+-- Deletion vectors: a withdrawn consent marks its readings deleted instead of rewriting every
+-- file that holds one (readers need Delta's deletionVectors reader feature).
+TBLPROPERTIES ('delta.enableDeletionVectors' = 'true');

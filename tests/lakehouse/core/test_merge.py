@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -60,12 +62,28 @@ def test_scoped_merge_deletes_then_inserts_and_reruns_write_nothing(
     assert second.source_rows == 3
     history = delta_table(table.location(warehouse)).history()
     newest_first = [commit["operation"] for commit in history]
-    assert newest_first[:2] == ["MERGE", "MERGE"]  # the deletions, then the inserts
+    assert newest_first[:2] == ["WRITE", "MERGE"]  # the deletions, then the new rows appended
     assert second.version_after == second.version_before + 2  # type: ignore[operator]
+    # The deletions marked rows in a deletion vector: the file that held them was not rewritten.
+    deletion = commit_actions(Path(warehouse) / "silver" / "accelerometer_trusted", history[1])
+    assert deletion["add"] and all(add.get("deletionVector") for add in deletion["add"])
+    assert {a["path"] for a in deletion["add"]} == {r["path"] for r in deletion["remove"]}
 
     again = merge(batch_2, "a", "b", "c")
     assert not again.committed
     assert (again.inserted, again.deleted) == (0, 0)
+
+
+def commit_actions(location: Path, commit: dict[str, object]) -> dict[str, list[dict[str, Any]]]:
+    """The `add` and `remove` actions of one commit of a table's log."""
+    actions: dict[str, list[dict[str, Any]]] = {"add": [], "remove": []}
+    log = location / "_delta_log" / f"{int(str(commit['version'])):020d}.json"
+    for line in log.read_text().splitlines():
+        action = json.loads(line)
+        for kind, found in actions.items():
+            if kind in action:
+                found.append(action[kind])
+    return actions
 
 
 def test_a_merge_cut_off_between_deletions_and_inserts_leaves_nothing_that_should_go(  # type: ignore[no-untyped-def]
