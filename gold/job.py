@@ -14,10 +14,18 @@ from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
 from lakehouse.core.context import RunContext, TableJob, TableResult
 from lakehouse.core.increments import Build, Increment, refresh
-from silver.changes import MOMENT, at_moment_times, changed_customers, fresh
+from silver.changes import (
+    MOMENT,
+    TouchedReadings,
+    at_moment_times,
+    changed_customers,
+    fresh,
+    touched_readings_after,
+)
 from silver.job import (
     customer_records,
     phone_readings,
+    shared_touched_readings,
     touched_and_leaving_moments,
 )
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
@@ -30,6 +38,7 @@ def build_customer_curated(ctx: RunContext) -> list[TableResult]:
         phone_readings(ctx),
         ctx.table(CUSTOMER_TRUSTED),
         ctx.table(ACCELEROMETER_TRUSTED),
+        touched=shared_touched_readings(ctx),
     )
     return [refresh(ctx, CUSTOMER_CURATED, build)]
 
@@ -43,12 +52,13 @@ def build_machine_learning_curated(ctx: RunContext) -> list[TableResult]:
         ctx.table(CUSTOMER_TRUSTED),
         ctx.table(ACCELEROMETER_TRUSTED),
         salt=ctx.config.privacy.pseudonym_salt,
+        touched=shared_touched_readings(ctx),
     )
     return [refresh(ctx, MACHINE_LEARNING_CURATED, build)]
 
 
 # What each table holds for an increment, and the scope that content completes: pure functions
-# of the tables they are given (see `lakehouse.core.increments.Build`).
+# of the tables they are given (see `lakehouse.core.increments.Build`); `touched` as in silver.
 
 
 def customer_curated_build(
@@ -56,14 +66,19 @@ def customer_curated_build(
     phone_landing: DataFrame,
     customer_trusted: DataFrame,
     accelerometer_trusted: DataFrame,
+    *,
+    touched: TouchedReadings | None = None,
 ) -> Build:
+    find = touched or touched_readings_after(customer_landing, phone_landing)
+
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
         changed = changed_customers(customer_landing, since)
         if increment.full:
             rule = customers_with_readings(accelerometer_trusted)
             return customer_trusted.transform(rule), changed
-        new_users = fresh(phone_landing, since).select(F.col("user").alias("email"))
+        # The touched readings hold every new one.
+        new_users = fresh(find(since), since).select(F.col("user").alias("email"))
         touched = changed.unionByName(new_users).distinct()
         their_readings = accelerometer_trusted.join(
             touched.withColumnRenamed("email", "user"), "user", "left_semi"
@@ -83,6 +98,7 @@ def machine_learning_curated_build(
     accelerometer_trusted: DataFrame,
     *,
     salt: str,
+    touched: TouchedReadings | None = None,
 ) -> Build:
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
@@ -92,10 +108,12 @@ def machine_learning_curated_build(
         if increment.full:
             rule = aligned_with_accelerometer(customer_trusted, accelerometer_trusted)
             return step_trainer_trusted.transform(rule), leaving
-        touched, _ = touched_and_leaving_moments(customer_landing, phone_landing, since)
+        entering, _ = touched_and_leaving_moments(
+            customer_landing, phone_landing, since, touched=touched
+        )
         new_steps = fresh(step_landing, since).select(*MOMENT)
         candidates = step_trainer_trusted.join(
-            touched.unionByName(new_steps), list(MOMENT), "left_semi"
+            entering.unionByName(new_steps), list(MOMENT), "left_semi"
         )
         nearby = at_moment_times(accelerometer_trusted, "timestamp", candidates.select(*MOMENT))
         return candidates.transform(aligned_with_accelerometer(customer_trusted, nearby)), leaving

@@ -8,10 +8,15 @@ only when their customer changed. Pure functions of DataFrames; no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 MOMENT = ("serialNumber", "sensorReadingTime")
+
+# The touched accelerometer readings after a batch (None: every reading), see `touched_readings`.
+TouchedReadings = Callable[[int | None], DataFrame]
 
 
 def fresh(rows: DataFrame, since_batch: int | None) -> DataFrame:
@@ -36,6 +41,19 @@ def touched_readings(
     return fresh(accelerometer_landing, since_batch).unionByName(
         readings_of_customers(accelerometer_landing, changed)
     )
+
+
+def touched_readings_after(
+    customer_landing: DataFrame, accelerometer_landing: DataFrame
+) -> TouchedReadings:
+    """`touched_readings` as a function of the batch: what every incremental silver and gold
+    table starts from, so a run can compute it once and share it (`RunContext.shared`)."""
+
+    def touched(since_batch: int | None) -> DataFrame:
+        changed = changed_customers(customer_landing, since_batch)
+        return touched_readings(accelerometer_landing, changed, since_batch)
+
+    return touched
 
 
 def moments_of(readings: DataFrame, customer_landing: DataFrame) -> DataFrame:

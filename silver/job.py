@@ -14,12 +14,13 @@ from lakehouse.core.context import RunContext, TableJob, TableResult
 from lakehouse.core.increments import Build, Increment, refresh
 from silver.changes import (
     MOMENT,
+    TouchedReadings,
     at_moment_times,
     changed_customers,
     fresh,
     moments_of,
     readings_of_customers,
-    touched_readings,
+    touched_readings_after,
 )
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import (
@@ -40,6 +41,13 @@ def phone_readings(ctx: RunContext) -> DataFrame:
     return ctx.table(ACCELEROMETER_LANDING).transform(with_normalised_email("user"))
 
 
+def shared_touched_readings(ctx: RunContext) -> TouchedReadings:
+    """The touched readings after a batch, computed once per run for every table that needs
+    them (each finding scans all of bronze's accelerometer readings)."""
+    find = touched_readings_after(customer_records(ctx), phone_readings(ctx))
+    return lambda since: ctx.shared(f"silver.touched_readings.after_{since}", lambda: find(since))
+
+
 def build_customer_trusted(ctx: RunContext) -> list[TableResult]:
     build = customer_trusted_build(customer_records(ctx), ctx.config.privacy.pseudonym_salt)
     return [refresh(ctx, CUSTOMER_TRUSTED, build)]
@@ -51,6 +59,7 @@ def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
         phone_readings(ctx),
         ctx.table(CUSTOMER_TRUSTED),
         consent_cutoff=ctx.config.privacy.consent_cutoff,
+        touched=shared_touched_readings(ctx),
     )
     return [refresh(ctx, ACCELEROMETER_TRUSTED, build)]
 
@@ -62,12 +71,14 @@ def build_step_trainer_trusted(ctx: RunContext) -> list[TableResult]:
         ctx.table(STEP_TRAINER_LANDING),
         ctx.table(CUSTOMER_TRUSTED),
         ctx.table(ACCELEROMETER_TRUSTED),
+        touched=shared_touched_readings(ctx),
     )
     return [refresh(ctx, STEP_TRAINER_TRUSTED, build)]
 
 
 # What each table holds for an increment, and the scope that content completes: pure functions
-# of the tables they are given (see `lakehouse.core.increments.Build`).
+# of the tables they are given (see `lakehouse.core.increments.Build`). `touched` finds the
+# touched readings; by default from the landing tables given, a run shares one finding.
 
 
 def customer_trusted_build(customer_landing: DataFrame, salt: str) -> Build:
@@ -88,8 +99,10 @@ def accelerometer_trusted_build(
     customer_trusted: DataFrame,
     *,
     consent_cutoff: bool,
+    touched: TouchedReadings | None = None,
 ) -> Build:
     rule = trusted_accelerometer(customer_trusted, consent_cutoff=consent_cutoff)
+    find = touched or touched_readings_after(customer_landing, phone_landing)
 
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
@@ -97,7 +110,7 @@ def accelerometer_trusted_build(
         leaving = changed.withColumnRenamed("email", "user")
         if increment.full:
             return phone_landing.transform(rule), leaving
-        return touched_readings(phone_landing, changed, since).transform(rule), leaving
+        return find(since).transform(rule), leaving
 
     return build
 
@@ -108,15 +121,19 @@ def step_trainer_trusted_build(
     step_landing: DataFrame,
     customer_trusted: DataFrame,
     accelerometer_trusted: DataFrame,
+    *,
+    touched: TouchedReadings | None = None,
 ) -> Build:
     def build(increment: Increment) -> tuple[DataFrame, DataFrame]:
         since = increment.since_batch
         if increment.full:
             rule = trusted_step_trainer(customer_trusted, accelerometer_trusted)
             return step_landing.transform(rule), step_landing.select(*MOMENT)
-        touched, leaving = touched_and_leaving_moments(customer_landing, phone_landing, since)
+        entering, leaving = touched_and_leaving_moments(
+            customer_landing, phone_landing, since, touched=touched
+        )
         candidates = fresh(step_landing, since).unionByName(
-            step_landing.join(touched, list(MOMENT), "left_semi")
+            step_landing.join(entering, list(MOMENT), "left_semi")
         )
         # Only readings at the candidates' milliseconds can attribute them.
         nearby = at_moment_times(accelerometer_trusted, "timestamp", candidates.select(*MOMENT))
@@ -126,14 +143,19 @@ def step_trainer_trusted_build(
 
 
 def touched_and_leaving_moments(
-    customer_landing: DataFrame, phone_landing: DataFrame, since_batch: int | None
+    customer_landing: DataFrame,
+    phone_landing: DataFrame,
+    since_batch: int | None,
+    *,
+    touched: TouchedReadings | None = None,
 ) -> tuple[DataFrame, DataFrame]:
     """Moments whose step readings may enter (new readings, changed customers) or leave
     (changed customers only)."""
+    readings = (touched or touched_readings_after(customer_landing, phone_landing))(since_batch)
     changed = changed_customers(customer_landing, since_batch)
-    touched = moments_of(touched_readings(phone_landing, changed, since_batch), customer_landing)
-    leaving = moments_of(readings_of_customers(phone_landing, changed), customer_landing)
-    return touched, leaving
+    # The touched readings hold every reading of a changed customer.
+    leaving = moments_of(readings_of_customers(readings, changed), customer_landing)
+    return moments_of(readings, customer_landing), leaving
 
 
 JOBS = [

@@ -117,6 +117,8 @@ def operation(
         except Exception as error:
             record_end(ctx, command, target, results, error)
             raise
+        finally:
+            remove_tree(join(warehouse, STAGING))  # the run's shared copies (`ctx.shared`)
         record_end(ctx, command, target, results)
 
 

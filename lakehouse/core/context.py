@@ -11,6 +11,8 @@ from pyspark.sql import DataFrame, SparkSession
 from lakehouse.core.catalog import TableSpec, ensure_table
 from lakehouse.core.config import Config
 from lakehouse.core.merge import MergeResult, append_into, merge_into
+from lakehouse.core.scratch import SHARED, STAGING
+from lakehouse.core.storage import join
 
 
 @dataclass
@@ -49,6 +51,8 @@ class RunContext:
     settings_digest: str
     # Tables known to exist and be registered in this run (saves catalog round trips).
     ensured: set[str] = field(default_factory=set, compare=False)
+    # Results computed once in this run and shared by the jobs that need them (see `shared`).
+    _shared: dict[str, DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def warehouse(self) -> str:
@@ -59,6 +63,16 @@ class RunContext:
             if table.qualified_name not in self.ensured:
                 ensure_table(self.spark, table, self.warehouse)
                 self.ensured.add(table.qualified_name)
+
+    def shared(self, name: str, rows: Callable[[], DataFrame]) -> DataFrame:
+        """`rows()` computed once in this run, into scratch space, and read back: every call
+        with the same name gets the same copy. Copies can hold personal data; the run removes
+        them when it ends (`lakehouse.app.pipeline.operation`), or the next run does."""
+        if name not in self._shared:
+            location = join(self.warehouse, STAGING, SHARED, name)
+            rows().write.format("delta").mode("overwrite").save(location)
+            self._shared[name] = self.spark.read.format("delta").load(location)
+        return self._shared[name]
 
     def table(self, table: TableSpec) -> DataFrame:
         """The table by name, created empty first if it does not exist yet."""

@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from lakehouse.core.storage import join, remove_tree
 
 STAGING = "_staging"
+SHARED = "run"  # under STAGING: copies that live as long as one run (`RunContext.shared`)
 
 
 @contextmanager

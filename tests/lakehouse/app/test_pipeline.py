@@ -152,6 +152,9 @@ def test_withdrawn_consent_removes_the_customer_everywhere(spark: SparkSession, 
     deleted = {r.table: r.deleted for r in results}
     assert deleted["silver.customer_trusted"] == 1
     assert deleted["silver.accelerometer_trusted"] > 0
+    # The readings the incremental tables shared (they name the customer) are gone with the run.
+    staging = Path(config.paths.warehouse) / "_staging"
+    assert not staging.exists() or not any(staging.rglob("*"))
 
 
 def test_a_new_process_finds_every_table_by_name(spark: SparkSession, make_config):  # type: ignore[no-untyped-def]
