@@ -7,6 +7,9 @@ RSS of the whole process tree, sampled every 20 ms):
   full         lakehouse build from an empty warehouse (all layers)
   full_1gib    the same with engine.memory_limit_mb=1024 (bounded memory, spilling joins)
   incremental  lakehouse run after landing 1% new readings plus consent updates
+  incremental_fixed  the same absolute delivery at every scale: 100k accelerometer and ~50k
+               step readings of 1,000 existing customers, plus 25 consent changes
+  consent_only 1,000 consent changes (withdrawals and grants), no readings
   no_op        lakehouse run with nothing new
   spark        classic Spark job on the JVM: JSON -> joins -> Parquet overwrite
   duckdb       DuckDB: the same joins from the same JSON to Parquet
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.deliveries import consent_delivery, readings_delivery
 from lakehouse.app.generate import GenerateOptions, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +48,18 @@ SCALES = {  # customers, accelerometer readings per customer (step readings are 
     "M": (100_000, 100),
     "L": (500_000, 100),
 }
-SCENARIOS = ("full", "full_1gib", "incremental", "no_op", "spark", "duckdb", "floor")
+SCENARIOS = (
+    "full",
+    "full_1gib",
+    "incremental",
+    "incremental_fixed",
+    "consent_only",
+    "no_op",
+    "spark",
+    "duckdb",
+    "floor",
+)
+DELIVERIES = ("incremental", "incremental_fixed", "consent_only")
 MEMORY_LIMIT = "engine.memory_limit_mb=1024"
 FILES = 100  # per source; the increment is the last file (1%) plus a few consent updates
 CONSENT_UPDATES_IN_INCREMENT = 25
@@ -169,16 +184,24 @@ def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, obj
         shutil.rmtree(warehouse)
         command = lakehouse_run(landing, warehouse, MEMORY_LIMIT)
         runs["full_1gib"].append(measure(command, logs / f"full_1gib-{attempt}"))
-    for attempt in range(repeats):
-        shutil.rmtree(warehouse)
-        shutil.copytree(built, warehouse)
-        shutil.rmtree(landing)
-        shutil.copytree(initial, landing)
-        for source in SOURCES:
-            for file in (increment / source).glob("*.json"):
-                shutil.copyfile(file, landing / source / file.name)
-        log = logs / f"incremental-{attempt}"
-        runs["incremental"].append(measure(lakehouse_run(landing, warehouse), log))
+    deliveries = {"incremental": increment, "incremental_fixed": work / "fixed"}
+    deliveries["consent_only"] = work / "consents"
+    readings_delivery(initial, deliveries["incremental_fixed"])
+    consent_delivery(initial, deliveries["consent_only"])
+    commits: dict[str, int] = {}
+    for name in DELIVERIES:
+        for attempt in range(repeats):
+            # The full build's warehouse and landing zone, then the delivery on top.
+            shutil.rmtree(warehouse)
+            shutil.copytree(built, warehouse)
+            shutil.rmtree(landing)
+            shutil.copytree(initial, landing)
+            shutil.copytree(deliveries[name], landing, dirs_exist_ok=True)
+            before = table_versions(warehouse)
+            runs[name].append(
+                measure(lakehouse_run(landing, warehouse), logs / f"{name}-{attempt}")
+            )
+            commits[name] = new_commits(before, table_versions(warehouse))
     for attempt in range(repeats):
         log = logs / f"no_op-{attempt}"
         runs["no_op"].append(measure(lakehouse_run(landing, warehouse), log))
@@ -208,17 +231,37 @@ def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, obj
         "versions": _versions(),
         "median": figures,
         "runs": {name: [asdict(m) for m in measured] for name, measured in runs.items()},
+        "commits": commits,
         "ratios": _ratios(figures),
     }
 
 
+def table_versions(warehouse: Path) -> dict[str, int]:
+    """Each table's newest version, from its Delta log's commit files."""
+    versions = {}
+    for log in warehouse.glob("*/*/_delta_log"):
+        commits = [int(p.name.split(".")[0]) for p in log.glob("*.json") if p.name[0].isdigit()]
+        if commits:
+            versions[f"{log.parent.parent.name}.{log.parent.name}"] = max(commits)
+    return versions
+
+
+def new_commits(before: dict[str, int], after: dict[str, int]) -> int:
+    """How many commits a run wrote, over every table."""
+    return sum(version - before.get(name, -1) for name, version in after.items())
+
+
 def _ratios(figures: dict[str, dict[str, float]]) -> dict[str, float]:
     full = figures["full"]["wall_s"]
-    ratios = {"incremental_share_of_full": round(figures["incremental"]["wall_s"] / full, 3)}
+    ratios = {
+        f"{name}_share_of_full": round(figures[name]["wall_s"] / full, 3) for name in DELIVERIES
+    }
     if "floor" in figures:
         ratios["full_vs_floor"] = round(full / figures["floor"]["wall_s"], 2)
     if "duckdb" in figures:
         ratios["full_vs_duckdb"] = round(full / figures["duckdb"]["wall_s"], 2)
+        duckdb = figures["duckdb"]["wall_s"]
+        ratios["incremental_vs_duckdb"] = round(figures["incremental"]["wall_s"] / duckdb, 3)
     if "spark" in figures:
         ratios["spark_vs_full"] = round(figures["spark"]["wall_s"] / full, 2)
     return ratios
@@ -241,6 +284,8 @@ def markdown(result: dict[str, object]) -> str:
         )
     lines += ["", "| ratio | value |", "| --- | ---: |"]
     lines += [f"| {k} | {v} |" for k, v in result["ratios"].items()]  # type: ignore[attr-defined]
+    commits = ", ".join(f"{k} {v}" for k, v in result["commits"].items())  # type: ignore[attr-defined]
+    lines += ["", f"Commits written by one run (all tables): {commits}."]
     machine = result["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items())  # type: ignore[attr-defined]
     lines += ["", f"Machine: {machine}. Versions: {versions}."]

@@ -27,10 +27,14 @@ def test_the_benchmark_runs_at_tiny_scale_and_writes_its_results(
     ran = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     result = json.loads((tmp_path / "tiny.json").read_text())
-    expected = {"full", "full_1gib", "incremental", "no_op", "duckdb", "floor"}
+    expected = {"full", "full_1gib", "no_op", "duckdb", "floor"}
+    expected |= {"incremental", "incremental_fixed", "consent_only"}
     expected |= {"spark"} - set(skip)
     assert set(result["median"]) == expected
     assert all(figures["wall_s"] > 0 for figures in result["median"].values())
     assert all(figures["peak_rss_mib"] > 0 for figures in result["median"].values())
     assert (tmp_path / "tiny.md").read_text().startswith("Scale tiny")
+    # Every delivery commits to bronze and to the tables it changes.
+    assert all(result["commits"][name] > 3 for name in ("incremental", "incremental_fixed"))
+    assert result["commits"]["consent_only"] > 0
     assert (tmp_path / "tiny.png").stat().st_size > 0
