@@ -8,9 +8,17 @@ from deltalake.exceptions import DeltaError
 from pyspark.sql import functions as F
 
 from bronze.tables import INGESTED_FILES, LANDING_TABLES, QUARANTINE
+from lakehouse.app.tables import TABLES
 from lakehouse.core.catalog import TableSpec, table_location
 from lakehouse.core.context import RunContext, TableResult
-from lakehouse.core.delta_log import TableLog, is_delta_table, table_log, table_version
+from lakehouse.core.delta_log import (
+    TableLog,
+    delta_table,
+    is_delta_table,
+    table_log,
+    table_version,
+)
+from lakehouse.core.merge import rewrite_without
 
 DEFAULT_RETAIN_HOURS = 168
 
@@ -78,15 +86,31 @@ class Vacuumed:
 
 
 def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacuumed]:
-    """Physically delete data files no version within `retain_hours` needs."""
+    """Physically delete data files no version within `retain_hours` needs.
+
+    Rows deleted through deletion vectors (a withdrawn consent) still sit in files the
+    current version reads; those tables are rewritten first, so their rows go with the files
+    of older versions once `retain_hours` have passed, as rows deleted by a rewrite do.
+    """
     log = log_of(ctx)
+    declared = {table.qualified_name: table for table in TABLES}
     done = []
     for name in tables:
         location = table_location(ctx.warehouse, name)
         before = table_version(location)
+        table = declared.get(name)
+        if table is not None and table.deletion_vectors and holds_deleted_rows(ctx, table):
+            rewrite_without(ctx.spark, ctx.table(table).limit(0), table, ctx.warehouse)
         deleted = log.vacuum(location, retain_hours)
         done.append(Vacuumed(name, deleted, before, table_version(location)))
     return done
+
+
+def holds_deleted_rows(ctx: RunContext, table: TableSpec) -> bool:
+    """Whether the table's current files hold more rows than it has (deletion vectors)."""
+    files = delta_table(table.location(ctx.warehouse)).get_add_actions(flatten=True)
+    in_files = sum(int(n or 0) for n in files.column("num_records").to_pylist())
+    return in_files > ctx.table(table).count()
 
 
 def with_vacuum(results: list[TableResult], vacuumed: list[Vacuumed]) -> list[TableResult]:

@@ -134,6 +134,10 @@ def register(spark: SparkSession, name: str, location: str) -> None:
     """Point the catalog name at the Delta table stored at `location`."""
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}")
     _forget_if_elsewhere(spark, name, location)
+    _point_at(spark, name, location)
+
+
+def _point_at(spark: SparkSession, name: str, location: str) -> None:
     spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{sql_text(location)}'")
 
 
@@ -163,12 +167,22 @@ def attach_warehouse(spark: SparkSession, warehouse: str) -> list[str]:
     """
     names: list[str] = []
     for schema in _table_folders(warehouse):
-        for table in _table_folders(join(warehouse, schema)):
-            location = join(warehouse, schema, table)
-            if not is_delta_table(location):
-                continue
-            register(spark, f"{schema}.{table}", location)
-            names.append(f"{schema}.{table}")
+        tables = [
+            table
+            for table in _table_folders(join(warehouse, schema))
+            if is_delta_table(join(warehouse, schema, table))
+        ]
+        if not tables:
+            continue
+        # One round trip per schema, not three per table: a new process registers every table.
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        registered = {table.name for table in spark.catalog.listTables(schema)}
+        for table in tables:
+            name, location = f"{schema}.{table}", join(warehouse, schema, table)
+            if table in registered:
+                _forget_if_elsewhere(spark, name, location)
+            _point_at(spark, name, location)
+            names.append(name)
     return names
 
 
