@@ -70,7 +70,8 @@ class Recorder:
         ours = [
             frame
             for frame in traceback.extract_stack()[:-3]
-            if frame.filename.startswith(str(ROOT)) and "/benchmarks/" not in frame.filename
+            if frame.filename.startswith(str(ROOT))
+            and not any(part in frame.filename for part in ("/benchmarks/", "/.venv/"))
         ]
         callers = tuple(
             f"{Path(f.filename).relative_to(ROOT)}:{f.lineno} {f.name}" for f in reversed(ours)
