@@ -125,7 +125,8 @@ def delta_log(location: Path) -> dict[str, int]:
 
 
 def table_state(warehouse: Path) -> dict[str, dict[str, int]]:
-    """Per table: version, rows (from the log's file statistics) and its Delta log."""
+    """Per table: version, rows (from the log's file statistics: in tables with deletion
+    vectors, rows marked deleted count until `vacuum` rewrites their files) and its Delta log."""
     state = {}
     for name in TABLES:
         location = warehouse / name.replace(".", "/")
