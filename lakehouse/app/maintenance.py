@@ -107,10 +107,13 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
 
 
 def holds_deleted_rows(ctx: RunContext, table: TableSpec) -> bool:
-    """Whether the table's current files hold more rows than it has (deletion vectors)."""
+    """Whether the table's current files hold more rows than it has (deletion vectors); also
+    when a file's row count is unknown (written without statistics), to be safe."""
     files = delta_table(table.location(ctx.warehouse)).get_add_actions(flatten=True)
-    in_files = sum(int(n or 0) for n in files.column("num_records").to_pylist())
-    return in_files > ctx.table(table).count()
+    counts = files.column("num_records").to_pylist()
+    if any(n is None for n in counts):
+        return True
+    return sum(int(n) for n in counts) > ctx.table(table).count()
 
 
 def with_vacuum(results: list[TableResult], vacuumed: list[Vacuumed]) -> list[TableResult]:

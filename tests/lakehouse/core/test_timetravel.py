@@ -28,6 +28,7 @@ from tests.helpers import (
     rows,
     run_then_withdraw_a,
     step,
+    traces_of,
     withdraw_a,
 )
 from tests.soak import age_logs
@@ -235,6 +236,22 @@ def test_vacuumed_versions_get_a_sentence_not_an_engine_error(  # type: ignore[n
     assert "no longer retained" in capsys.readouterr().err
     assert main(["sql", query, "--as-of", "99", *overrides(config)]) == 1
     assert "has versions up to" in capsys.readouterr().err
+
+
+def test_a_withdrawn_customer_s_readings_leave_the_files_at_vacuum(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys
+):
+    """The withdrawal marks a@x's readings deleted in a deletion vector: the file that holds
+    them stays in the current version until vacuum rewrites the table, then goes."""
+    config = make_config()
+    run_then_withdraw_a(spark, config)
+    table = Path(config.paths.warehouse, "silver", "accelerometer_trusted")
+    assert rows(spark.table("silver.accelerometer_trusted"), "user") == []  # a@x gone, b@x never
+    assert traces_of(table, ["a@x"]), "the deletion rewrote the file: no deletion vector?"
+    assert main(["vacuum", "--retain-hours", "0", *overrides(config)]) == 0
+    capsys.readouterr()
+    assert traces_of(table, ["a@x"]) == []
+    assert rows(spark.table("silver.accelerometer_trusted"), "user") == []
 
 
 def test_maintenance_commits_keep_checkpoints_coming(spark: SparkSession, make_config):  # type: ignore[no-untyped-def]
