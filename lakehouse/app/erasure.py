@@ -3,8 +3,8 @@
 People are matched by their normalised email (`lakehouse.core.identity`), so every spelling an
 export used is found. Rows are deleted with the same MERGE path as every write (a deletion
 scope and no new rows); a table with deletion vectors is rewritten without them instead, so no
-file it reads keeps their bytes. Either way each table gets one new version. The person goes on the
-suppression list, so no later delivery brings them back. Old versions still hold the data
+file it reads keeps their bytes. Either way each table gets one new version. The person goes
+on the suppression list, so no later delivery brings them back. Old versions still hold the data
 until `vacuum` deletes their files; `erase` runs it with a configurable retention. The run log
 records the erasure under a digest of the email, never the email itself. Files in the landing
 zone are outside the warehouse: the report names the ones holding the customer's records.
@@ -167,12 +167,11 @@ def suppress(ctx: RunContext, email: str) -> None:
 def delete_rows(ctx: RunContext, planned: Planned) -> TableResult:
     """Delete the planned rows: a MERGE with them as deletion scope and no new rows, or, in a
     table with deletion vectors, a rewrite of the table without them (no byte may stay)."""
-    target = ctx.table(planned.table)
     scope = planned.rows.select(*planned.table.keys)
     if planned.table.deletion_vectors:
         merge = rewrite_without(ctx.spark, scope, planned.table, ctx.warehouse)
     else:
-        merge = ctx.merge(target.limit(0), planned.table, scope=scope)
+        merge = ctx.merge(ctx.table(planned.table).limit(0), planned.table, scope=scope)
     return TableResult.of(merge, read=0)
 
 
