@@ -22,9 +22,9 @@ from pyspark.sql import functions as F
 
 from bronze.tables import LANDING_TABLES, QUARANTINE
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
-from lakehouse.core.catalog import TableSpec, ensure_properties
+from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult
-from lakehouse.core.delta_log import table_version
+from lakehouse.core.delta_log import may_hold_deletion_vectors, table_version
 from lakehouse.core.identity import email_digest, email_identity, normalised_email
 from lakehouse.core.merge import rewrite_without
 from lakehouse.core.ops_tables import SUPPRESSION_LIST
@@ -143,12 +143,12 @@ def erase_customer(ctx: RunContext, email: str) -> Erasure:
     )
     suppress(ctx, email)
     for planned in plan:  # rewritten files then carry no statistics that name the person
-        ensure_properties(ctx.spark, planned.table, ctx.warehouse)
+        ctx.ensure_properties(planned.table)
     results = [
         delete_rows(ctx, planned)
         # A table with deletion vectors may hold their rows deleted earlier (a withdrawn
         # consent) in files it still reads: it is rewritten whether or not rows are visible.
-        if counts[planned.table.qualified_name] or planned.table.deletion_vectors
+        if counts[planned.table.qualified_name] or _may_hold_deleted_rows(ctx, planned.table)
         else _untouched(ctx, planned)
         for planned in plan
     ]
@@ -168,11 +168,15 @@ def delete_rows(ctx: RunContext, planned: Planned) -> TableResult:
     """Delete the planned rows: a MERGE with them as deletion scope and no new rows, or, in a
     table with deletion vectors, a rewrite of the table without them (no byte may stay)."""
     scope = planned.rows.select(*planned.table.keys)
-    if planned.table.deletion_vectors:
+    if _may_hold_deleted_rows(ctx, planned.table):
         merge = rewrite_without(ctx.spark, scope, planned.table, ctx.warehouse)
     else:
         merge = ctx.merge(ctx.table(planned.table).limit(0), planned.table, scope=scope)
     return TableResult.of(merge, read=0)
+
+
+def _may_hold_deleted_rows(ctx: RunContext, table: TableSpec) -> bool:
+    return may_hold_deletion_vectors(table.location(ctx.warehouse))
 
 
 def _untouched(ctx: RunContext, planned: Planned) -> TableResult:

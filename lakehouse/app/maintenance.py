@@ -15,6 +15,7 @@ from lakehouse.core.delta_log import (
     TableLog,
     delta_table,
     is_delta_table,
+    may_hold_deletion_vectors,
     table_log,
     table_version,
 )
@@ -99,7 +100,11 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
         location = table_location(ctx.warehouse, name)
         before = table_version(location)
         table = declared.get(name)
-        if table is not None and table.deletion_vectors and holds_deleted_rows(ctx, table):
+        if (
+            table is not None
+            and may_hold_deletion_vectors(location)
+            and holds_deleted_rows(ctx, table)
+        ):
             rewrite_without(ctx.spark, ctx.table(table).limit(0), table, ctx.warehouse)
         deleted = log.vacuum(location, retain_hours)
         done.append(Vacuumed(name, deleted, before, table_version(location)))

@@ -19,6 +19,8 @@ from lakehouse.core.delta_log import delta_table, drop_checkpoint_hint, is_delta
 from lakehouse.core.storage import join, subfolders
 
 DELETION_VECTORS = "delta.enableDeletionVectors"
+# What a table without the property does: a table made before its DDL set it needs no change.
+PROPERTY_DEFAULTS = {DELETION_VECTORS: "false"}
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,13 @@ class TableSpec:
     def location(self, warehouse: str) -> str:
         return table_location(warehouse, self.qualified_name)
 
-    def ddl(self, warehouse: str) -> str:
-        """The CREATE TABLE statement from the layer's SQL file, with the table's location."""
+    def ddl(self, warehouse: str, *, deletion_vectors: bool = False) -> str:
+        """The CREATE TABLE statement from the layer's SQL file, with the table's location (and
+        deletion vectors on or off where the file leaves that to the configuration)."""
         text = _ddl_file(self.package or self.schema, self.name)
         location = sql_text(self.location(warehouse))
-        return Template(text).substitute(location=location).strip().rstrip(";")
+        values = {"location": location, "deletion_vectors": _flag(deletion_vectors)}
+        return Template(text).substitute(values).strip().rstrip(";")
 
     @property
     def columns(self) -> tuple[tuple[str, str], ...]:
@@ -65,14 +69,9 @@ class TableSpec:
         """The columns as a DDL schema string, for building rows of this table."""
         return ", ".join(f"`{name}` {kind}" for name, kind in self.columns)
 
-    @property
-    def deletion_vectors(self) -> bool:
-        """Whether deletes mark rows in deletion vectors instead of rewriting their files."""
-        return self.properties().get(DELETION_VECTORS) == "true"
-
-    def properties(self) -> dict[str, str]:
+    def properties(self, *, deletion_vectors: bool = False) -> dict[str, str]:
         """The table properties (TBLPROPERTIES) its DDL file sets."""
-        statement = _parsed_ddl(self.package or self.schema, self.name)
+        statement = _parsed_ddl(self.package or self.schema, self.name, deletion_vectors)
         return {
             prop.name: prop.args["value"].name
             for prop in statement.find_all(exp.Property)
@@ -86,10 +85,15 @@ def _ddl_file(package: str, name: str) -> str:
 
 
 @cache
-def _parsed_ddl(package: str, name: str) -> exp.Expr:
+def _parsed_ddl(package: str, name: str, deletion_vectors: bool = False) -> exp.Expr:
     """The DDL file parsed once (read only: columns and properties come from it)."""
-    text = Template(_ddl_file(package, name)).substitute(location="/").strip().rstrip(";")
+    values = {"location": "/", "deletion_vectors": _flag(deletion_vectors)}
+    text = Template(_ddl_file(package, name)).substitute(values).strip().rstrip(";")
     return sqlglot.parse_one(text, read="spark")
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 @cache
@@ -106,15 +110,22 @@ def table_location(warehouse: str, name: str) -> str:
     return f"{warehouse.rstrip('/')}/{schema}/{table}"
 
 
-def ensure_properties(spark: SparkSession, table: TableSpec, warehouse: str) -> bool:
-    """Give a table made by an older DDL the properties its DDL file sets now; True if it did.
+def ensure_properties(
+    spark: SparkSession, table: TableSpec, warehouse: str, *, deletion_vectors: bool = False
+) -> bool:
+    """Give a table made by an older DDL (or under another `tables.deletion_vectors`) the
+    properties its DDL file sets now; True if it did.
 
     Tables are created with their DDL's properties; this brings older tables up to date.
     """
-    wanted = table.properties()
+    wanted = table.properties(deletion_vectors=deletion_vectors)
     location = table.location(warehouse)
     current = delta_table(location).metadata().configuration
-    missing = {key: value for key, value in wanted.items() if current.get(key) != value}
+    missing = {
+        key: value
+        for key, value in wanted.items()
+        if current.get(key, PROPERTY_DEFAULTS.get(key)) != value
+    }
     if not missing:
         return False
     assignments = ", ".join(f"'{sql_text(k)}' = '{sql_text(v)}'" for k, v in missing.items())
@@ -123,11 +134,13 @@ def ensure_properties(spark: SparkSession, table: TableSpec, warehouse: str) -> 
     return True
 
 
-def ensure_table(spark: SparkSession, table: TableSpec, warehouse: str) -> None:
+def ensure_table(
+    spark: SparkSession, table: TableSpec, warehouse: str, *, deletion_vectors: bool = False
+) -> None:
     """Create the table from its DDL file if it does not exist yet."""
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
     _forget_if_elsewhere(spark, table.qualified_name, table.location(warehouse))
-    spark.sql(table.ddl(warehouse))
+    spark.sql(table.ddl(warehouse, deletion_vectors=deletion_vectors))
 
 
 def register(spark: SparkSession, name: str, location: str) -> None:

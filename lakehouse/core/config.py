@@ -156,6 +156,14 @@ class IngestConfig:
 
 
 @dataclass
+class TablesConfig:
+    # The silver readings tables mark deleted rows (a withdrawn consent) in deletion vectors
+    # instead of rewriting the files that hold them: faster consent changes, but every reader
+    # then needs Delta's deletionVectors feature, and a table keeps needing it once it has it.
+    deletion_vectors: bool = False
+
+
+@dataclass
 class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -165,6 +173,7 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    tables: TablesConfig = field(default_factory=TablesConfig)
 
 
 ConfigStore.instance().store(name="lakehouse_schema", node=Config)

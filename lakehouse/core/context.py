@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.core.catalog import TableSpec, ensure_table
+from lakehouse.core.catalog import TableSpec, ensure_properties, ensure_table
 from lakehouse.core.config import Config
 from lakehouse.core.merge import MergeResult, append_into, merge_into
 from lakehouse.core.scratch import SHARED, STAGING
@@ -58,11 +58,24 @@ class RunContext:
     def warehouse(self) -> str:
         return self.config.paths.warehouse
 
+    @property
+    def deletion_vectors(self) -> bool:
+        return self.config.tables.deletion_vectors
+
     def ensure(self, *tables: TableSpec) -> None:
         for table in tables:
             if table.qualified_name not in self.ensured:
-                ensure_table(self.spark, table, self.warehouse)
+                ensure_table(
+                    self.spark, table, self.warehouse, deletion_vectors=self.deletion_vectors
+                )
                 self.ensured.add(table.qualified_name)
+
+    def ensure_properties(self, table: TableSpec) -> bool:
+        """The table's properties as its DDL and this run's configuration set them (see
+        `catalog.ensure_properties`); True if they changed."""
+        return ensure_properties(
+            self.spark, table, self.warehouse, deletion_vectors=self.deletion_vectors
+        )
 
     def shared(self, name: str, rows: Callable[[], DataFrame]) -> DataFrame:
         """`rows()` computed once in this run, into scratch space, and read back: every call

@@ -143,6 +143,13 @@ def _exists(uri: str) -> bool:
     return Path(path).is_file()
 
 
+def may_hold_deletion_vectors(location: str) -> bool:
+    """Whether the table's protocol lets its files carry deletion vectors: rows deleted that way
+    stay in files the current version reads (the table may have had them on and then off)."""
+    features = delta_table(location).protocol().reader_features or []
+    return "deletionVectors" in features
+
+
 def file_count(location: str) -> int:
     """How many data files the table's current version reads."""
     return len(delta_table(location).file_uris())

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.core.catalog import TableSpec, ensure_properties
+from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult, source_rows
 from lakehouse.core.delta_log import file_count, is_delta_table, table_version
 from lakehouse.core.ops_tables import WATERMARKS
@@ -44,9 +44,9 @@ Build = Callable[[Increment], tuple[DataFrame, DataFrame]]
 def refresh(ctx: RunContext, table: TableSpec, build: Build) -> TableResult:
     """Bring `table` up to the run's newest batch: plan, build, MERGE, then move the watermark."""
     ctx.ensure(table)
-    # A table made by an older DDL gets the properties declared now (deletion vectors): its
-    # version then moves past its watermark, so it is rebuilt once, in full.
-    ensure_properties(ctx.spark, table, ctx.warehouse)
+    # A table made by an older DDL, or under another `tables.deletion_vectors`, gets the
+    # properties wanted now: its version then moves past its watermark, so it is rebuilt once.
+    ctx.ensure_properties(table)
     increment = plan(ctx, table, ctx.batches.newest)
     if increment is None:
         return TableResult.unchanged(table, table_version(table.location(ctx.warehouse)))

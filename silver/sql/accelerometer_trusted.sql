@@ -12,9 +12,9 @@ USING delta
 LOCATION '${location}'
 -- Per-file statistics (min/max values in the Delta log) only of columns that name nobody:
 -- an erased person's email, name or pseudonym must not survive in the log.
--- Deletion vectors: a withdrawn consent marks its readings deleted instead of rewriting every
--- file that holds one (readers need Delta's deletionVectors reader feature).
+-- Deletion vectors only when the configuration asks for them (`tables.deletion_vectors`): a
+-- withdrawn consent then marks its readings deleted instead of rewriting every file holding one.
 TBLPROPERTIES (
   'delta.dataSkippingStatsColumns' = 'timestamp,x,y,z',
-  'delta.enableDeletionVectors' = 'true'
+  'delta.enableDeletionVectors' = '${deletion_vectors}'
 );

@@ -10,6 +10,6 @@ CREATE TABLE IF NOT EXISTS silver.step_trainer_trusted (
 )
 USING delta
 LOCATION '${location}'
--- Deletion vectors: a withdrawn consent marks its readings deleted instead of rewriting every
--- file that holds one (readers need Delta's deletionVectors reader feature).
-TBLPROPERTIES ('delta.enableDeletionVectors' = 'true');
+-- Deletion vectors only when the configuration asks for them (`tables.deletion_vectors`): a
+-- withdrawn consent then marks its readings deleted instead of rewriting every file holding one.
+TBLPROPERTIES ('delta.enableDeletionVectors' = '${deletion_vectors}');

@@ -128,6 +128,29 @@ def test_erase_leaves_no_byte_naming_the_person(spark: SparkSession, make_config
     assert all(v.sample == [email_digest(EMAIL)] for v in found.values())
 
 
+def test_erase_finds_rows_a_deletion_vector_hid_after_deletion_vectors_are_turned_off(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys
+):
+    """Her withdrawal only marked her readings deleted; erasing her later, with deletion
+    vectors off by then, must still rewrite the files that hold them."""
+    config = make_config("tables.deletion_vectors=true")
+    warehouse = Path(config.paths.warehouse)
+    land_zelda_and_b(config, days=1)
+    run_pipeline(spark, config)
+    land(config, "customer", "withdrawal.json", customer(EMAIL, 300, None))
+    run_pipeline(spark, config)
+    assert spark.table("silver.accelerometer_trusted").where("user = 'b@x'").count() > 0
+    assert rows(spark.table("silver.customer_trusted"), "email") == [("b@x",)]
+    assert traces_of(warehouse / "silver" / "accelerometer_trusted", [EMAIL])
+
+    config = make_config()  # deletion vectors off
+    assert main(["erase", "--email", EMAIL, "--retain-hours", "0", *overrides(config)]) == 0
+    capsys.readouterr()
+    key = customer_key(config.privacy.pseudonym_salt, EMAIL)
+    assert traces_of(warehouse, [EMAIL, key, NAME]) == []
+    assert spark.table("silver.accelerometer_trusted").where("user = 'b@x'").count() > 0
+
+
 def test_a_mistyped_email_erases_nothing_and_says_so(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
     config = make_config()
     land_zelda_and_b(config, days=1)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.core.catalog import TableSpec, ensure_table
-from lakehouse.core.delta_log import delta_table
+from lakehouse.core.catalog import TableSpec, ensure_properties, ensure_table
+from lakehouse.core.delta_log import delta_table, may_hold_deletion_vectors
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.core.merge import MergeResult, merge_into, merge_statement
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
@@ -31,12 +31,13 @@ def test_only_tables_whose_rows_can_change_get_an_update_clause() -> None:
     assert delete_only.endswith("WHEN MATCHED AND s.`_merge_delete` THEN DELETE")
 
 
+@pytest.mark.parametrize("deletion_vectors", [False, True], ids=["rewrites", "deletion-vectors"])
 def test_scoped_merge_deletes_then_inserts_and_reruns_write_nothing(
-    spark: SparkSession, tmp_path: Path
+    spark: SparkSession, tmp_path: Path, deletion_vectors: bool
 ) -> None:
     table: TableSpec = ACCELEROMETER_TRUSTED
     warehouse = str(tmp_path)
-    ensure_table(spark, table, warehouse)
+    ensure_table(spark, table, warehouse, deletion_vectors=deletion_vectors)
 
     def readings(*items: tuple[str, str, int]) -> DataFrame:
         return spark.createDataFrame(
@@ -64,10 +65,15 @@ def test_scoped_merge_deletes_then_inserts_and_reruns_write_nothing(
     newest_first = [commit["operation"] for commit in history]
     assert newest_first[:2] == ["WRITE", "MERGE"]  # the deletions, then the new rows appended
     assert second.version_after == second.version_before + 2  # type: ignore[operator]
-    # The deletions marked rows in a deletion vector: the file that held them was not rewritten.
     deletion = commit_actions(Path(warehouse) / "silver" / "accelerometer_trusted", history[1])
-    assert deletion["add"] and all(add.get("deletionVector") for add in deletion["add"])
-    assert {a["path"] for a in deletion["add"]} == {r["path"] for r in deletion["remove"]}
+    if deletion_vectors:  # rows marked deleted: the file that held them was not rewritten
+        assert deletion["add"] and all(add.get("deletionVector") for add in deletion["add"])
+        assert {a["path"] for a in deletion["add"]} == {r["path"] for r in deletion["remove"]}
+    else:  # the file rewritten without them; readers need no deletionVectors feature
+        assert not any(add.get("deletionVector") for add in deletion["add"])
+        assert not {a["path"] for a in deletion["add"]} & {r["path"] for r in deletion["remove"]}
+        assert delta_table(table.location(warehouse)).protocol().min_reader_version == 1
+    assert may_hold_deletion_vectors(table.location(warehouse)) is deletion_vectors
 
     again = merge(batch_2, "a", "b", "c")
     assert not again.committed
@@ -84,6 +90,43 @@ def commit_actions(location: Path, commit: dict[str, object]) -> dict[str, list[
             if kind in action:
                 found.append(action[kind])
     return actions
+
+
+def test_deletion_vectors_turned_off_stop_new_ones_and_the_table_still_counts_as_holding_them(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    table: TableSpec = ACCELEROMETER_TRUSTED
+    warehouse = str(tmp_path)
+    location = table.location(warehouse)
+    ensure_table(spark, table, warehouse, deletion_vectors=True)
+    three = spark.createDataFrame([(f"r{i}", f"u{i}", i, 1.0, 2.0, 3.0) for i in range(3)], SCHEMA)
+    users = spark.createDataFrame([("u0",), ("u1",), ("u2",)], "user STRING")
+    merge_into(spark, three, table, warehouse, scope=users)
+    merge_into(spark, three.where("user != 'u0'"), table, warehouse, scope=users)
+
+    assert ensure_properties(spark, table, warehouse, deletion_vectors=False)
+    assert not ensure_properties(spark, table, warehouse, deletion_vectors=False)
+    merge_into(spark, three.where("user = 'u2'"), table, warehouse, scope=users)
+    newest = delta_table(location).history()[0]
+    assert newest["operation"] == "MERGE"
+    assert not any(
+        add.get("deletionVector") for add in commit_actions(Path(location), newest)["add"]
+    )
+    assert rows(spark.table(table.qualified_name), "reading_id") == [("r2",)]
+    # u0's row may still sit in a file behind a deletion vector: erasure and vacuum must know.
+    assert may_hold_deletion_vectors(location)
+
+
+def test_a_table_made_before_its_ddl_named_deletion_vectors_needs_no_change(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    warehouse = str(tmp_path)
+    ensure_table(spark, ACCELEROMETER_TRUSTED, warehouse)
+    unset = "UNSET TBLPROPERTIES ('delta.enableDeletionVectors')"
+    spark.sql(f"ALTER TABLE silver.accelerometer_trusted {unset}")
+    configuration = delta_table(ACCELEROMETER_TRUSTED.location(warehouse)).metadata().configuration
+    assert "delta.enableDeletionVectors" not in configuration
+    assert not ensure_properties(spark, ACCELEROMETER_TRUSTED, warehouse)
 
 
 def test_a_merge_cut_off_between_deletions_and_inserts_leaves_nothing_that_should_go(  # type: ignore[no-untyped-def]

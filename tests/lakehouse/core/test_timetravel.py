@@ -241,9 +241,9 @@ def test_vacuumed_versions_get_a_sentence_not_an_engine_error(  # type: ignore[n
 def test_a_withdrawn_customer_s_readings_leave_the_files_at_vacuum(  # type: ignore[no-untyped-def]
     spark: SparkSession, make_config, capsys
 ):
-    """The withdrawal marks a@x's readings deleted in a deletion vector: the file that holds
-    them stays in the current version until vacuum rewrites the table, then goes."""
-    config = make_config()
+    """With deletion vectors on, the withdrawal marks a@x's readings deleted: the file that
+    holds them stays in the current version until vacuum rewrites the table, then goes."""
+    config = make_config("tables.deletion_vectors=true")
     run_then_withdraw_a(spark, config)
     table = Path(config.paths.warehouse, "silver", "accelerometer_trusted")
     assert rows(spark.table("silver.accelerometer_trusted"), "user") == []  # a@x gone, b@x never
