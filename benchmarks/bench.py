@@ -159,7 +159,10 @@ def lakehouse_run(landing: Path, warehouse: Path, *overrides: str) -> list[str]:
     ]
 
 
-def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, object]:
+def bench(
+    scale: str, repeats: int, skip: set[str], work: Path, settings: tuple[str, ...] = ()
+) -> dict[str, object]:
+    """Every scenario at `scale`; `settings` (config overrides) apply to every lakehouse run."""
     customers, readings = SCALES[scale]
     shutil.rmtree(work, ignore_errors=True)
     data, initial, increment = work / "data", work / "initial", work / "increment"
@@ -168,6 +171,10 @@ def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, obj
     )
     split_landing(data, initial, increment)
     landing, warehouse, built = work / "landing", work / "warehouse", work / "built"
+
+    def run(*overrides: str) -> list[str]:
+        return lakehouse_run(landing, warehouse, *settings, *overrides)
+
     logs = work / "logs"
     logs.mkdir()
     runs: dict[str, list[Measurement]] = {name: [] for name in SCENARIOS if name not in skip}
@@ -177,12 +184,12 @@ def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, obj
         for folder in (landing, warehouse):
             shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(initial, landing)
-        runs["full"].append(measure(lakehouse_run(landing, warehouse), logs / f"full-{attempt}"))
+        runs["full"].append(measure(run(), logs / f"full-{attempt}"))
     shutil.rmtree(built, ignore_errors=True)
     shutil.copytree(warehouse, built)
     for attempt in range(repeats if "full_1gib" in runs else 0):
         shutil.rmtree(warehouse)
-        command = lakehouse_run(landing, warehouse, MEMORY_LIMIT)
+        command = run(MEMORY_LIMIT)
         runs["full_1gib"].append(measure(command, logs / f"full_1gib-{attempt}"))
     deliveries = {"incremental": increment, "incremental_fixed": work / "fixed"}
     deliveries["consent_only"] = work / "consents"
@@ -198,13 +205,11 @@ def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, obj
             shutil.copytree(initial, landing)
             shutil.copytree(deliveries[name], landing, dirs_exist_ok=True)
             before = table_versions(warehouse)
-            runs[name].append(
-                measure(lakehouse_run(landing, warehouse), logs / f"{name}-{attempt}")
-            )
+            runs[name].append(measure(run(), logs / f"{name}-{attempt}"))
             commits[name] = new_commits(before, table_versions(warehouse))
     for attempt in range(repeats):
         log = logs / f"no_op-{attempt}"
-        runs["no_op"].append(measure(lakehouse_run(landing, warehouse), log))
+        runs["no_op"].append(measure(run(), log))
 
     peers = {
         "spark": [sys.executable, str(PEERS / "classic_spark.py"), str(landing)],
@@ -223,6 +228,7 @@ def bench(scale: str, repeats: int, skip: set[str], work: Path) -> dict[str, obj
     return {
         "scale": scale,
         "repeats": repeats,
+        "settings": list(settings),
         "customers": customers,
         "accelerometer_readings": report.accelerometer_readings,
         "step_trainer_readings": report.step_trainer_readings,
@@ -273,7 +279,8 @@ def markdown(result: dict[str, object]) -> str:
         f"Scale {result['scale']}: {result['customers']:,} customers, "
         f"{result['accelerometer_readings']:,} accelerometer and "
         f"{result['step_trainer_readings']:,} step readings ({result['landing_mib']} MiB JSON); "
-        f"median of {result['repeats']} fresh runs.",
+        f"median of {result['repeats']} fresh runs"
+        + (f", with {' '.join(result['settings'])}." if result.get("settings") else "."),  # type: ignore[arg-type]
         "",
         "| scenario | wall s | CPU s | peak RSS MiB |",
         "| --- | ---: | ---: | ---: |",
@@ -351,8 +358,17 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=skippable)
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="configuration overrides for every lakehouse run, e.g. tables.deletion_vectors=true",
+    )
     args = parser.parse_args()
-    result = bench(args.scale, args.repeats, set(args.skip), args.work / args.scale)
+    work = args.work / args.scale
+    result = bench(args.scale, args.repeats, set(args.skip), work, tuple(args.settings))
     args.results.mkdir(parents=True, exist_ok=True)
     stem = args.results / args.scale
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
