@@ -20,6 +20,7 @@ from lakehouse.core.delta_log import (
     table_version,
 )
 from lakehouse.core.merge import rewrite_without
+from lakehouse.core.ops_tables import RUN_TABLES, RUNS, SUPPRESSION_LIST
 
 DEFAULT_RETAIN_HOURS = 168
 
@@ -41,6 +42,7 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
     before = table_version(location)
     if before is None or not 0 <= version <= before:
         raise MaintenanceError(f"{table.qualified_name} has versions 0 to {before}, not {version}")
+    _refuse_bringing_back_the_erased(ctx, table, version)
     try:
         log_of(ctx).restore(location, version)
     except DeltaError as error:
@@ -55,6 +57,30 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
     if table.qualified_name in bronze_tables:
         forget_files_not_in(ctx, bronze_tables[table.qualified_name])
     return TableResult(table.qualified_name, 0, 0, 0, 0, 0, table_version(location), before)
+
+
+def _refuse_bringing_back_the_erased(ctx: RunContext, table: TableSpec, version: int) -> None:
+    """An erasure deletes a person's rows in a new version; the versions before it still hold
+    them (until vacuum), and restoring one would make them current again."""
+    if table == SUPPRESSION_LIST:
+        raise MaintenanceError(
+            f"{table.qualified_name} is not restored: it is what keeps erased people out of "
+            "every later delivery"
+        )
+    erasures = (
+        ctx.table(RUN_TABLES)
+        .join(ctx.table(RUNS).where(F.col("command") == "erase"), "run_id")
+        .where((F.col("table_name") == table.qualified_name) & (F.col("rows_deleted") > 0))
+        .agg(F.max("version_after"))
+        .first()
+    )
+    erased_at = erasures[0] if erasures is not None else None
+    if erased_at is not None and version < erased_at:
+        raise MaintenanceError(
+            f"version {version} of {table.qualified_name} is from before an erasure and holds "
+            f"the erased person's rows: restore version {erased_at} or later "
+            f"(`lakehouse history {table.qualified_name}`)"
+        )
 
 
 def forget_files_not_in(ctx: RunContext, table: TableSpec) -> None:

@@ -151,6 +151,48 @@ def test_erase_finds_rows_a_deletion_vector_hid_after_deletion_vectors_are_turne
     assert spark.table("silver.accelerometer_trusted").where("user = 'b@x'").count() > 0
 
 
+def test_a_restore_cannot_bring_an_erased_person_back(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
+    config = make_config()
+    land_zelda_and_b(config, days=1)
+    run_pipeline(spark, config)
+    assert main(["erase", "--email", EMAIL, *overrides(config)]) == 0
+    erased_at = {
+        row["table_name"]: row["version_after"]
+        for row in spark.table("ops.run_tables").collect()
+        if row["rows_deleted"]
+    }
+    capsys.readouterr()
+    for table in (
+        "bronze.accelerometer_landing",
+        "silver.customer_trusted",
+        "gold.customer_curated",
+    ):
+        assert main(["restore", table, "1", *overrides(config)]) == 1, table
+        err = capsys.readouterr().err
+        assert "before an erasure" in err and f"version {erased_at[table]} or later" in err
+    assert main(["restore", "ops.suppression_list", "0", *overrides(config)]) == 1
+    assert "keeps erased people out" in capsys.readouterr().err
+    assert consent_violations(spark, config) == []
+    key = customer_key(config.privacy.pseudonym_salt, EMAIL)
+    assert not any(
+        EMAIL.lower() in str(row).lower() or key in str(row)
+        for table in ("silver.customer_trusted", "gold.customer_curated")
+        for row in spark.table(table).collect()
+    )
+    # A version written since the erasure can be restored.
+    assert (
+        main(
+            [
+                "restore",
+                "silver.customer_trusted",
+                str(erased_at["silver.customer_trusted"]),
+                *overrides(config),
+            ]
+        )
+        == 0
+    )
+
+
 def test_a_mistyped_email_erases_nothing_and_says_so(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
     config = make_config()
     land_zelda_and_b(config, days=1)
