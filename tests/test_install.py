@@ -127,24 +127,47 @@ def test_the_lock_pins_every_dependency_within_its_range() -> None:
 
 
 def test_without_an_engine_the_command_says_what_to_install(tmp_path: Path) -> None:
-    hide_pyspark = (
-        "import sys\n"
-        "class Hide:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'pyspark' or name.startswith('pyspark.'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name='pyspark')\n"
-        "sys.meta_path.insert(0, Hide())\n"
-        "from lakehouse.__main__ import main\n"
-        "sys.exit(main())\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", hide_pyspark, "tables"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = without("pyspark", "tables", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "stedi-lakehouse[sail]" in result.stderr and "Traceback" not in result.stderr
+
+
+# Hides the named top-level packages from imports, then runs the CLI with the given arguments.
+HIDING = (
+    "import sys\n"
+    "HIDDEN = set(sys.argv[1].split(','))\n"
+    "class Hide:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] in HIDDEN:\n"
+    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name.split('.')[0])\n"
+    "sys.meta_path.insert(0, Hide())\n"
+    "sys.argv = ['lakehouse', *sys.argv[2:]]\n"
+    "from lakehouse.__main__ import main\n"
+    "sys.exit(main())\n"
+)
+
+
+def without(packages: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", HIDING, packages, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_without_the_aws_extra_local_runs_work_and_s3_says_what_to_install(tmp_path: Path) -> None:
+    generated = without("boto3,botocore", "generate", "--customers", "20", cwd=tmp_path)
+    assert generated.returncode == 0, generated.stderr
+    ran = without("boto3,botocore", "run", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert (tmp_path / "data" / "warehouse" / "gold" / "machine_learning_curated").is_dir()
+    s3 = without("boto3,botocore", "run", "storage=s3", "storage.bucket=b", cwd=tmp_path)
+    assert s3.returncode == 2
+    assert s3.stderr.strip().count("\n") == 0 and "stedi-lakehouse[aws]" in s3.stderr

@@ -13,8 +13,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from boto3.exceptions import Boto3Error
-from botocore.exceptions import BotoCoreError, ClientError
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
@@ -27,8 +25,17 @@ CONF_DIR_ENV = "LAKEHOUSE_CONF_DIR"
 # engine=connect: the server's bearer token, never kept in configuration.
 CONNECT_TOKEN_ENV = "LAKEHOUSE_CONNECT_TOKEN"
 # What boto3 raises when a bucket, region, endpoint or credential is wrong (uploads wrap
-# ClientError in boto3's own S3UploadFailedError).
-STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
+# ClientError in boto3's own S3UploadFailedError). Without the aws extra nothing raises them.
+STORAGE_ERRORS: tuple[type[Exception], ...]
+try:
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
+    HAS_AWS = True
+except ImportError:
+    STORAGE_ERRORS = ()
+    HAS_AWS = False
 
 
 class ConfigError(ValueError):
@@ -268,6 +275,12 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
             "privacy.pseudonym_salt is a value published with this project, so anyone could "
             "turn an email into its pseudonym: set your own secret (LAKEHOUSE_PSEUDONYM_SALT) "
             "or auto (a random secret kept with the warehouse)"
+        )
+    needs_aws = config.storage.kind == StorageKind.s3 or config.catalog.kind == CatalogKind.glue
+    if needs_aws and not HAS_AWS:
+        raise ConfigError(
+            "storage=s3 and catalog=glue reach AWS through boto3, which is not installed: "
+            "pip install 'stedi-lakehouse[aws]'"
         )
     if config.catalog.kind == CatalogKind.glue:
         _check_glue(config)

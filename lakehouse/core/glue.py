@@ -11,7 +11,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from pyspark.sql import SparkSession
 from pyspark.sql.types import DataType, StructType
 
@@ -124,6 +123,8 @@ def register_tables(catalog: CatalogConfig, tables: list[CatalogTable]) -> dict[
 
 def glue_client(catalog: CatalogConfig) -> Any:
     # The endpoint is passed explicitly: AWS_ENDPOINT_URL may point at an S3-compatible store.
+    import boto3  # the aws extra: only catalog=glue gets here
+
     return boto3.session.Session().client(
         "glue", region_name=catalog.region, endpoint_url=catalog.endpoint_url or None
     )
