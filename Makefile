@@ -6,8 +6,10 @@ SAMPLE_CUSTOMERS ?= 200
 SAMPLE_READINGS ?= 50
 # e.g. JUPYTER_ARGS="--no-browser --port 8890" (or --allow-root in a container)
 JUPYTER_ARGS ?=
+# Every install takes the exact versions of requirements.lock (ranges: pyproject.toml).
+PIP_FLAGS := --quiet --disable-pip-version-check -c requirements.lock
 
-.PHONY: demo test test-fast lint notebooks bench soak install install-dev clean
+.PHONY: demo test test-fast lint notebooks bench soak install install-dev lock clean
 
 ## demo: install, generate sample data, run every layer, list the tables
 demo: install
@@ -31,8 +33,8 @@ test-fast: install-dev
 notebooks: $(VENV)/.installed-notebooks
 	$(BIN)/jupyter lab notebooks/ $(JUPYTER_ARGS)
 
-$(VENV)/.installed-notebooks: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[notebooks]'
+$(VENV)/.installed-notebooks: pyproject.toml requirements.lock | $(VENV)/bin/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[notebooks]'
 	touch $(VENV)/.installed $@
 
 ## bench: lakehouse vs classic Spark vs DuckDB at SCALE (tiny, S, M, L), median of REPEATS runs
@@ -55,18 +57,25 @@ lint: install-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## lock: re-resolve requirements.lock from pyproject.toml's ranges (newest versions; run the tests)
+lock: | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	sed -n 1,2p requirements.lock > requirements.lock.new
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --no-header --quiet >> requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+$(VENV)/.installed: pyproject.toml requirements.lock | $(VENV)/bin/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[sail]'
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml requirements.lock | $(VENV)/bin/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev]'
 	touch $(VENV)/.installed $@
 
 clean:

@@ -102,7 +102,8 @@ def parse_records(fields: tuple[Field, ...]) -> Transform:
                 *keep,
                 REPAIRED,
                 "_json_text",
-                F.json_object_keys("_json_text").alias("_keys"),
+                # Not json_object_keys: Sail's cluster mode cannot run it on its workers.
+                F.map_keys(F.from_json("_json_text", "map<string,string>")).alias("_keys"),
                 F.from_json("_json_text", text_schema).alias("_json"),
             )
             .select(*keep, REPAIRED, "_json_text", "_keys", "_json.*")

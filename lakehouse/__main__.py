@@ -19,9 +19,29 @@ def main() -> int:
     return code
 
 
-def _cli() -> int:
-    from lakehouse.app.cli import main as cli_main
+def job() -> None:
+    """For schedulers that call the entry point instead of running the script (a Databricks
+    wheel task): the exit status becomes the outcome, SystemExit on failure."""
+    code = main()
+    if code:
+        raise SystemExit(code)
 
+
+# Installed without an engine extra, on a machine that brings no pyspark of its own.
+NO_ENGINE = (
+    "error: no Spark engine is installed: pip install 'stedi-lakehouse[sail]' for the embedded "
+    "engine, or 'stedi-lakehouse[spark]' for Apache Spark (a cluster's own pyspark also does)"
+)
+
+
+def _cli() -> int:
+    try:
+        from lakehouse.app.cli import main as cli_main
+    except ModuleNotFoundError as error:
+        if error.name != "pyspark":
+            raise
+        print(NO_ENGINE, file=sys.stderr)
+        return 2
     return cli_main()
 
 

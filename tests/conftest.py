@@ -102,3 +102,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Slow tests first (in their order): `make test` hands out whole modules in this order, so
     the long ones start early and the workers end together."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(scope="session")
+def cluster_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Sail Spark Connect server in its own process, in `local-cluster` mode (a driver and
+    workers that exchange data as on a cluster), on loopback: its sc:// URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("sail-cluster") / "server.log"
+    env = {**os.environ, "SAIL_MODE": "local-cluster", "RUST_LOG": "error"}
+    sail = Path(sys.executable).with_name("sail")
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            [str(sail), "spark", "server", "--ip", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(f"sail server did not start: {log.read_text()}") from None
+            time.sleep(0.1)
+    try:
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="session")
+def cluster_spark(cluster_remote: str) -> Iterator[SparkSession]:
+    """A session on the local-cluster server, opened as `engine=connect` opens one."""
+    with open_session(load_config(["engine=connect", f"engine.remote={cluster_remote}"])) as s:
+        yield s

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.metadata
 import logging
 import os
 import sys
@@ -57,7 +58,7 @@ from lakehouse.core.config import (
 from lakehouse.core.context import TableResult
 from lakehouse.core.ddl import DIALECTS, ddl_script
 from lakehouse.core.delta_log import commits_metrics, is_delta_table, table_log, table_version
-from lakehouse.core.engine import open_session
+from lakehouse.core.engine import EngineError, open_session
 from lakehouse.core.errors import QueryError, UsageError, query_errors
 from lakehouse.core.glue import catalog_table
 from lakehouse.core.history import UnknownTable, named_table, run_listing, table_history
@@ -114,6 +115,9 @@ def _main(argv: Sequence[str] | None) -> int:
         # The reader stopped early (`| head`): its right, not a failure of this command.
         _discard_stdout()
         return 0
+    except EngineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except WarehouseBusy as error:
         print(f"busy: {error}", file=sys.stderr)
         return EXIT_BUSY
@@ -129,9 +133,18 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_FAILED
 
 
+def installed_version() -> str:
+    """The installed distribution's version (a checkout run without installing: "unknown")."""
+    try:
+        return importlib.metadata.version("stedi-lakehouse")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     summary = " ".join(__doc__.split("\n\n")[0].split())
     parser = argparse.ArgumentParser(prog="lakehouse", description=summary)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:

@@ -15,12 +15,13 @@ from bronze.job import JOBS as BRONZE_JOBS
 from bronze.job import latest_batch
 from bronze.tables import SOURCES
 from gold.job import JOBS as GOLD_JOBS
+from lakehouse.app.tables import TABLES
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.compaction import compact_small_files
 from lakehouse.core.config import CatalogKind, Config, ConfigError, require_landing
 from lakehouse.core.context import Batches, RunContext, TableJob, TableResult
 from lakehouse.core.engine import brief, interrupt_engine
-from lakehouse.core.glue import catalog_table, register_tables
+from lakehouse.core.glue import catalog_table, check_ownership, register_tables
 from lakehouse.core.interrupt import Interrupted
 from lakehouse.core.lock import warehouse_lock
 from lakehouse.core.progress import Progress
@@ -95,6 +96,9 @@ def operation(
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     warehouse = config.paths.warehouse
     run = config.run
+    if config.catalog.kind == CatalogKind.glue:  # before the lock: nothing written if it fails
+        names = [table.qualified_name for table in TABLES]
+        check_ownership(config.catalog, {name: table_location(warehouse, name) for name in names})
     with warehouse_lock(warehouse, run_id, run.lock_timeout_seconds, run.lease_seconds):
         # Scratch copies hold raw records; a killed run leaves its copies behind, and no other
         # writer can be using them while this one holds the warehouse.

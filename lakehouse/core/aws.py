@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
-
 from lakehouse.core.config import CatalogKind, Config, EngineName, StorageKind
 
 GLUE_CATALOG = "glue"
@@ -71,5 +69,7 @@ def aws_credentials() -> Any:
     Environment keys, shared profiles (AWS_PROFILE), SSO, web identity and instance roles are
     all resolved by boto3, which also refreshes temporary credentials.
     """
+    import boto3  # the aws extra: only S3 warehouses get here
+
     credentials = boto3.session.Session().get_credentials()
     return credentials.get_frozen_credentials() if credentials is not None else None

@@ -6,14 +6,13 @@ Only the entry point loads configuration; everything else receives a `Config`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from boto3.exceptions import Boto3Error
-from botocore.exceptions import BotoCoreError, ClientError
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
@@ -23,9 +22,20 @@ from omegaconf.errors import OmegaConfBaseException
 from lakehouse.core.storage import folder_exists
 
 CONF_DIR_ENV = "LAKEHOUSE_CONF_DIR"
+# engine=connect: the server's bearer token, never kept in configuration.
+CONNECT_TOKEN_ENV = "LAKEHOUSE_CONNECT_TOKEN"
 # What boto3 raises when a bucket, region, endpoint or credential is wrong (uploads wrap
-# ClientError in boto3's own S3UploadFailedError).
-STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
+# ClientError in boto3's own S3UploadFailedError). Without the aws extra nothing raises them.
+STORAGE_ERRORS: tuple[type[Exception], ...]
+try:
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
+    HAS_AWS = True
+except ImportError:
+    STORAGE_ERRORS = ()
+    HAS_AWS = False
 
 
 class ConfigError(ValueError):
@@ -37,6 +47,7 @@ class ConfigError(ValueError):
 class EngineName(StrEnum):
     sail = "sail"
     spark = "spark"
+    connect = "connect"  # any Spark Connect server: Sail in cluster mode, Spark 4, Databricks
 
 
 class S3Connector(StrEnum):
@@ -61,7 +72,7 @@ CATALOG_KINDS = tuple(CatalogKind)
 # What to say when a value is none of its kind's: the line after `key='value'`.
 NOT_A_CHOICE = {
     "engine.name": f" is not an engine: choose one of {', '.join(EngineName)} (for example "
-    "engine=sail)",
+    "engine=sail, or engine=connect engine.remote=sc://host:port)",
     "engine.s3_connector": ": choose s3a (open-source Spark) or native (EMR, Databricks: the "
     "cluster already reads s3://)",
     "storage.kind": f" is not supported: choose one of {', '.join(StorageKind)} (for example "
@@ -75,6 +86,9 @@ NOT_A_CHOICE = {
 class EngineConfig:
     name: EngineName = MISSING
     app_name: str = "stedi-lakehouse"
+    # Used by engine=connect only: the server's URL, sc://host:port with Spark Connect's
+    # ;use_ssl=true and other parameters. Its token is a secret: LAKEHOUSE_CONNECT_TOKEN.
+    remote: str = ""
     # Used by engine=spark only: the master URL, and extra Spark properties.
     master: str = "local[*]"
     conf: dict[str, str] = field(default_factory=dict)
@@ -108,6 +122,9 @@ class CatalogConfig:
     endpoint_url: str | None = None
     database_prefix: str = ""
     engine_catalog: bool = False
+    # A Glue table of the same name that points at another location (another warehouse with
+    # the same database prefix) stops the run, unless this is true: then it is pointed here.
+    take_over_tables: bool = False
 
 
 @dataclass
@@ -180,9 +197,15 @@ ConfigStore.instance().store(name="lakehouse_schema", node=Config)
 
 
 def default_config_dir() -> Path:
-    """`conf/` beside the packages, unless `LAKEHOUSE_CONF_DIR` points elsewhere."""
+    """`LAKEHOUSE_CONF_DIR` if set; else the checkout's `conf/` beside the packages; else the
+    copy of it an installed wheel carries (`lakehouse/conf/`)."""
     configured = os.environ.get(CONF_DIR_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "conf"
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parents[2] / "conf"
+    if (checkout / "config.yaml").is_file():
+        return checkout
+    return Path(__file__).resolve().parents[1] / "conf"
 
 
 def load_config(
@@ -216,6 +239,8 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
             f"engine.memory_limit_mb={config.engine.memory_limit_mb}: use 0 (no limit) or at "
             "least 256"
         )
+    if config.engine.name == EngineName.connect:
+        _check_remote(config.engine.remote)
     if config.run.lock_timeout_seconds < 0:
         raise ConfigError(
             f"run.lock_timeout_seconds={config.run.lock_timeout_seconds} is negative: "
@@ -251,6 +276,12 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
             "turn an email into its pseudonym: set your own secret (LAKEHOUSE_PSEUDONYM_SALT) "
             "or auto (a random secret kept with the warehouse)"
         )
+    needs_aws = config.storage.kind == StorageKind.s3 or config.catalog.kind == CatalogKind.glue
+    if needs_aws and not HAS_AWS:
+        raise ConfigError(
+            "storage=s3 and catalog=glue reach AWS through boto3, which is not installed: "
+            "pip install 'stedi-lakehouse[aws]'"
+        )
     if config.catalog.kind == CatalogKind.glue:
         _check_glue(config)
     if config.storage.kind == StorageKind.s3:
@@ -258,6 +289,19 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
     else:
         _resolve_local_paths(config, base_dir or Path.cwd())
     return config
+
+
+def _check_remote(remote: str) -> None:
+    if not remote.startswith("sc://") or len(remote) == len("sc://"):
+        raise ConfigError(
+            f"engine.remote={remote!r} is not a Spark Connect URL: engine=connect needs "
+            "sc://host:port (or SPARK_REMOTE set), e.g. engine.remote=sc://sail.internal:50051"
+        )
+    if re.search(r";\s*token\s*=", remote, flags=re.IGNORECASE):
+        raise ConfigError(
+            f"engine.remote carries a token: configuration is printed and logged, so put the "
+            f"token in {CONNECT_TOKEN_ENV} instead and remove ;token=... from the URL"
+        )
 
 
 def _resolve_local_paths(config: Config, base_dir: Path) -> None:

@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.core.aws import prepared_environment
 from lakehouse.core.config import (
+    CONNECT_TOKEN_ENV,
     CatalogKind,
     Config,
     EngineConfig,
@@ -44,6 +45,8 @@ GLUE_CLIENT_FACTORY = "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHi
 # a remote cluster. The embedded server runs in this process: unreachable means stopped, so a
 # few quick retries (about 1 s in all) are enough, and a stopped engine cannot hang a command.
 EMBEDDED_RETRIES, EMBEDDED_MAX_BACKOFF_MS = 3, 1000
+# A remote server gets about a minute to come back (a restart, a failover), not ten.
+REMOTE_MAX_BACKOFF_MS = 5000
 # After Ctrl-C or SIGTERM, how long closing the client may take before the server stops anyway.
 CLIENT_STOP_SECONDS = 2.0
 
@@ -62,6 +65,9 @@ def open_session(config: Config) -> Iterator[SparkSession]:
     with prepared_environment(config, sail_environment(config.engine)):
         if config.engine.name == EngineName.sail:
             with _sail_session() as spark:
+                yield spark
+        elif config.engine.name == EngineName.connect:
+            with _connect_session(config.engine) as spark:
                 yield spark
         elif config.engine.name == EngineName.spark:
             spark = spark_session(config)
@@ -107,7 +113,9 @@ def _sail_session() -> Iterator[SparkSession]:
         from pysail.spark import SparkConnectServer
         from pyspark.sql.connect.client.retries import DefaultPolicy
     except ImportError as error:  # pragma: no cover - pysail is a hard dependency
-        raise EngineError("engine=sail needs the pysail package: pip install pysail") from error
+        raise EngineError(
+            "engine=sail needs the pysail package: pip install 'stedi-lakehouse[sail]'"
+        ) from error
 
     # Sail logs through Rust's env_logger; keep its info lines out of the CLI's output.
     os.environ.setdefault("RUST_LOG", "error")
@@ -141,6 +149,32 @@ def _sail_session() -> Iterator[SparkSession]:
         else:
             spark.stop()
         server.stop()
+
+
+@contextmanager
+def _connect_session(engine: EngineConfig) -> Iterator[SparkSession]:
+    """A session on the Spark Connect server at `engine.remote` (started by someone else)."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    token = os.environ.get(CONNECT_TOKEN_ENV)
+    url = engine.remote + (f";token={token}" if token else "")
+    try:
+        spark = SparkSession.builder.remote(url).appName(engine.app_name).create()
+        spark.client.set_retry_policies([DefaultPolicy(max_backoff=REMOTE_MAX_BACKOFF_MS)])
+        for key, value in SESSION_CONF.items():
+            spark.conf.set(key, value)
+    except Exception as error:
+        # The URL is not shown: it may carry the token by now.
+        raise EngineError(
+            f"cannot reach the Spark Connect server at {engine.remote}: {brief(error)}"
+        ) from error
+    try:
+        yield spark
+    except BaseException:
+        interrupt_engine(spark)
+        raise
+    finally:
+        _stop_within(spark, CLIENT_STOP_SECONDS)
 
 
 def _stop_within(spark: SparkSession, seconds: float) -> None:

@@ -11,11 +11,10 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from pyspark.sql import SparkSession
 from pyspark.sql.types import DataType, StructType
 
-from lakehouse.core.config import CatalogConfig
+from lakehouse.core.config import CatalogConfig, ConfigError
 
 # What Athena and Glue crawlers put on a native Delta Lake table (no symlink manifest).
 DELTA_PARAMETERS = {
@@ -70,6 +69,48 @@ def hive_type(data_type: DataType) -> str:
     return data_type.simpleString().replace("timestamp_ntz", "timestamp")
 
 
+class GlueTableTaken(ConfigError):
+    """A Glue table of this warehouse's name already points at another warehouse."""
+
+
+def check_ownership(catalog: CatalogConfig, locations: dict[str, str]) -> None:
+    """Stop before anything is written when a Glue table this warehouse would register (by its
+    `layer.table` name, at `locations[name]`) points elsewhere, unless told to take it over."""
+    if catalog.take_over_tables:
+        return
+    client = glue_client(catalog)
+    taken = []
+    for layer in sorted({name.split(".")[0] for name in locations}):
+        registered = _registered_locations(client, f"{catalog.database_prefix}{layer}")
+        for name, location in sorted(locations.items()):
+            found = registered.get(name.split(".")[1])
+            if name.startswith(f"{layer}.") and found and not _same(found, location):
+                taken.append(f"{catalog.database_prefix}{name} points at {found}")
+    if taken:
+        shown = "; ".join(taken[:3]) + (f"; and {len(taken) - 3} more" if len(taken) > 3 else "")
+        raise GlueTableTaken(
+            f"Glue tables of this name belong to another warehouse ({shown}): give this "
+            "warehouse its own catalog.database_prefix, or set catalog.take_over_tables=true "
+            "to point them at this one"
+        )
+
+
+def _registered_locations(client: Any, database: str) -> dict[str, str]:
+    """Each table of a Glue database and its location (none if the database does not exist)."""
+    locations = {}
+    try:
+        for page in client.get_paginator("get_tables").paginate(DatabaseName=database):
+            for table in page["TableList"]:
+                locations[table["Name"]] = table.get("StorageDescriptor", {}).get("Location", "")
+    except client.exceptions.EntityNotFoundException:
+        return {}
+    return locations
+
+
+def _same(one: str, other: str) -> bool:
+    return one.rstrip("/") == other.rstrip("/")
+
+
 def register_tables(catalog: CatalogConfig, tables: list[CatalogTable]) -> dict[str, str]:
     """Create or update each table's Glue entry; what happened to each (`created`, ...)."""
     client = glue_client(catalog)
@@ -82,6 +123,8 @@ def register_tables(catalog: CatalogConfig, tables: list[CatalogTable]) -> dict[
 
 def glue_client(catalog: CatalogConfig) -> Any:
     # The endpoint is passed explicitly: AWS_ENDPOINT_URL may point at an S3-compatible store.
+    import boto3  # the aws extra: only catalog=glue gets here
+
     return boto3.session.Session().client(
         "glue", region_name=catalog.region, endpoint_url=catalog.endpoint_url or None
     )

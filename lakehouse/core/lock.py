@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from lakehouse.core.lease import LeaseHeld, s3_lease
 from lakehouse.core.storage import is_s3, join
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,9 @@ def warehouse_lock(
     warehouse: str, run_id: str, timeout_seconds: float, lease_seconds: float = 60.0
 ) -> Iterator[None]:
     if is_s3(warehouse):
+        # Imported here: the lease needs boto3 (the aws extra), a local warehouse does not.
+        from lakehouse.core.lease import LeaseHeld, s3_lease
+
         try:
             with s3_lease(
                 join(warehouse, LOCK_FILE), _holder_of(run_id), timeout_seconds, lease_seconds

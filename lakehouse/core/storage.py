@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.exceptions
-
 S3_SCHEME = "s3://"
 _CHUNK = 1 << 20
 # Object metadata `land` records, so a later `land` can recognise unchanged files.
@@ -244,6 +241,8 @@ def split_s3(uri: str, *, as_folder: bool = False) -> tuple[str, str]:
 def s3_client() -> Any:
     # A new client each time: the region and endpoint are read from the environment, which a
     # test or notebook may point at another store between calls. Clients are cheap to make.
+    import boto3  # the aws extra: only S3 paths get here
+
     return boto3.session.Session().client("s3")
 
 
@@ -257,11 +256,13 @@ def _pages(bucket: str, prefix: str, delimiter: str | None = None) -> Iterator[d
 def _holds_same_content(destination: str, local: Path) -> bool:
     if not is_s3(destination):
         return Path(destination).is_file() and filecmp.cmp(destination, local, shallow=False)
+    from botocore.exceptions import ClientError
+
     bucket, key = split_s3(destination)
     client = s3_client()
     try:
         head = client.head_object(Bucket=bucket, Key=key)
-    except botocore.exceptions.ClientError as error:
+    except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return False
         raise

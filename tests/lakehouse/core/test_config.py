@@ -37,7 +37,10 @@ def test_overrides_reach_the_typed_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["engine=flink"], "unknown engine: choose one of sail, spark"),
+        (["engine=flink"], "unknown engine: choose one of sail, spark, connect"),
+        (["engine=connect"], "is not a Spark Connect URL"),
+        (["engine=connect", "engine.remote=localhost:15002"], "sc://host:port"),
+        (["engine=connect", "engine.remote='sc://h:1/;token=abc'"], "LAKEHOUSE_CONNECT_TOKEN"),
         (["engine.name=flink"], "engine.name='flink' is not an engine"),
         (["storage.kind=ftp"], "storage.kind='ftp' is not supported: choose one of local, s3"),
         (["catalog.kind=hive"], "catalog.kind='hive' is not supported: choose one of local, glue"),
@@ -81,6 +84,13 @@ def test_bad_values_name_the_key_and_the_fix(overrides: list[str], message: str)
     with pytest.raises(ConfigError) as error:
         load_config(overrides)
     assert message in str(error.value)
+
+
+def test_a_connect_engine_takes_spark_s_own_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARK_REMOTE", "sc://sail.internal:50051/;use_ssl=true")
+    config = load_config(["engine=connect"])
+    assert config.engine.name == EngineName.connect
+    assert config.engine.remote == "sc://sail.internal:50051/;use_ssl=true"
 
 
 def test_s3_storage_derives_both_paths_from_the_bucket() -> None:

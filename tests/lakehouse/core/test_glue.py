@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -18,7 +19,13 @@ from lakehouse.core.aws import prepared_environment
 from lakehouse.core.config import Config
 from lakehouse.core.ddl import ddl_script
 from lakehouse.core.engine import open_session
-from lakehouse.core.glue import DELTA_PARAMETERS, CatalogTable, catalog_table, register_tables
+from lakehouse.core.glue import (
+    DELTA_PARAMETERS,
+    CatalogTable,
+    GlueTableTaken,
+    catalog_table,
+    register_tables,
+)
 from lakehouse.core.storage import upload_tree
 from tests.helpers import ALL_TABLES, s3_config
 
@@ -179,3 +186,42 @@ def test_the_embedded_engine_can_use_glue_as_its_catalog(  # type: ignore[no-unt
         assert spark.table("gold.machine_learning_curated").count() == expected > 0
     entry = glue_tables(moto_endpoint, "gold")["machine_learning_curated"]
     assert entry["Parameters"].items() >= DELTA_PARAMETERS.items()
+
+
+def test_a_second_warehouse_with_the_same_prefix_does_not_take_the_first_ones_tables(  # type: ignore[no-untyped-def]
+    s3_spark: SparkSession, moto_endpoint: str, tmp_path: Path
+):
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    generate(tmp_path, SAMPLE)
+
+    def warehouse() -> Config:
+        bucket = f"stedi-{uuid.uuid4().hex[:12]}"
+        s3.create_bucket(Bucket=bucket)
+        glue = ["catalog=glue", f"catalog.endpoint_url={moto_endpoint}"]
+        config = s3_config(moto_endpoint, bucket, *glue, f"catalog.database_prefix={prefix}")
+        with prepared_environment(config):
+            upload_tree(tmp_path, config.paths.landing)
+        return config
+
+    def location(table: str) -> str:
+        layer, name = table.split(".")
+        return glue_tables(moto_endpoint, f"{prefix}{layer}")[name]["StorageDescriptor"]["Location"]
+
+    first = warehouse()
+    with prepared_environment(first):
+        run_pipeline(s3_spark, first)
+    second = warehouse()
+    with prepared_environment(second), pytest.raises(GlueTableTaken) as refused:
+        run_pipeline(s3_spark, second)
+    message = str(refused.value)
+    assert f"{prefix}bronze.customer_landing points at {first.paths.warehouse}/" in message
+    assert "catalog.database_prefix" in message and "catalog.take_over_tables=true" in message
+    assert location("gold.machine_learning_curated").startswith(first.paths.warehouse + "/")
+    written = s3.list_objects_v2(Bucket=second.storage.bucket, Prefix="warehouse/")
+    assert written["KeyCount"] == 0  # refused before the lock, the run log or any table
+
+    taking = replace(second, catalog=replace(second.catalog, take_over_tables=True))
+    with prepared_environment(taking):
+        run_pipeline(s3_spark, taking)
+    assert location("gold.machine_learning_curated").startswith(second.paths.warehouse + "/")
