@@ -42,6 +42,10 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
     before = table_version(location)
     if before is None or not 0 <= version <= before:
         raise MaintenanceError(f"{table.qualified_name} has versions 0 to {before}, not {version}")
+    if version == before:
+        raise MaintenanceError(
+            f"{table.qualified_name} is at version {version}: nothing to restore"
+        )
     _refuse_bringing_back_the_erased(ctx, table, version)
     try:
         log_of(ctx).restore(location, version)
@@ -62,7 +66,7 @@ def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:
 def _refuse_bringing_back_the_erased(ctx: RunContext, table: TableSpec, version: int) -> None:
     """An erasure deletes a person's rows in a new version; the versions before it still hold
     them (until vacuum), and restoring one would make them current again."""
-    if table == SUPPRESSION_LIST:
+    if table.qualified_name == SUPPRESSION_LIST.qualified_name:
         raise MaintenanceError(
             f"{table.qualified_name} is not restored: it is what keeps erased people out of "
             "every later delivery"

@@ -179,18 +179,13 @@ def test_a_restore_cannot_bring_an_erased_person_back(spark: SparkSession, make_
         for table in ("silver.customer_trusted", "gold.customer_curated")
         for row in spark.table(table).collect()
     )
-    # A version written since the erasure can be restored.
-    assert (
-        main(
-            [
-                "restore",
-                "silver.customer_trusted",
-                str(erased_at["silver.customer_trusted"]),
-                *overrides(config),
-            ]
-        )
-        == 0
-    )
+    # A version written since the erasure can be restored; the current one is no restore.
+    since = str(erased_at["silver.customer_trusted"])
+    assert main(["restore", "silver.customer_trusted", since, *overrides(config)]) == 1
+    assert "nothing to restore" in capsys.readouterr().err
+    land(config, "customer", "c2.json", customer("c@x", 100, 1000))
+    run_pipeline(spark, config)
+    assert main(["restore", "silver.customer_trusted", since, *overrides(config)]) == 0
 
 
 def test_a_mistyped_email_erases_nothing_and_says_so(spark: SparkSession, make_config, capsys):  # type: ignore[no-untyped-def]
