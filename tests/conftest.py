@@ -49,27 +49,38 @@ def make_config(tmp_path: Path):  # type: ignore[no-untyped-def]
     return make
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_listening(
+    server: subprocess.Popen[bytes], port: int, seconds: float, what: str
+) -> None:
+    """Return once `server` accepts connections on `port`; kill it and fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A local S3 + Glue API (moto in server mode, its own process) with test credentials."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.1)
+    wait_until_listening(server, port, 30, "moto server")
     with pytest.MonkeyPatch.context() as env:
         # Test credentials through the standard chain's first link, never through config.
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -108,9 +119,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def cluster_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Sail Spark Connect server in its own process, in `local-cluster` mode (a driver and
     workers that exchange data as on a cluster), on loopback: its sc:// URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = tmp_path_factory.mktemp("sail-cluster") / "server.log"
     env = {**os.environ, "SAIL_MODE": "local-cluster", "RUST_LOG": "error"}
     sail = Path(sys.executable).with_name("sail")
@@ -121,16 +130,7 @@ def cluster_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError(f"sail server did not start: {log.read_text()}") from None
-            time.sleep(0.1)
+    wait_until_listening(server, port, 60, f"sail server (log: {log})")
     try:
         yield f"sc://127.0.0.1:{port}"
     finally:
