@@ -86,8 +86,13 @@ def test_the_installed_wheel_runs_away_from_the_checkout(
     assert counted[0] == "n" and int(counted[1]) > 0
     history = run([lakehouse, "history", "silver.customer_trusted"], tmp_path, env).stdout
     assert "WRITE" in history or "MERGE" in history
-    # Its default paths are relative to where it runs, not to where it was built.
+    # Its default paths are relative to where it runs, not to where it was built or installed,
+    # for the CLI and for the notebooks' helper alike.
     assert (tmp_path / "data" / "warehouse" / "gold" / "machine_learning_curated").is_dir()
+    helper = "from lakehouse.app.notebook import notebook_config as c; print(c().paths.warehouse)"
+    python = str(venv / "bin" / "python")
+    notebook_warehouse = run([python, "-c", helper], tmp_path, env).stdout.strip()
+    assert notebook_warehouse == str(tmp_path / "data" / "warehouse")
 
 
 def project() -> dict[str, object]:

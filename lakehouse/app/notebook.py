@@ -11,13 +11,14 @@ from __future__ import annotations
 import atexit
 from contextlib import ExitStack
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from pyspark.sql import SparkSession
 
 from lakehouse.app.generate import GenerateOptions, generate
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.catalog import attach_warehouse
-from lakehouse.core.config import Config, default_config_dir, load_config
+from lakehouse.core.config import Config, default_config_dir, load_config, packaged_config_dir
 from lakehouse.core.engine import open_session
 from lakehouse.core.storage import folder_exists, is_s3
 
@@ -29,8 +30,18 @@ atexit.register(_engines.close)
 
 
 def notebook_config(*overrides: str) -> Config:
-    """The project's configuration with `overrides`; relative paths from the project folder."""
-    return load_config(list(overrides), base_dir=default_config_dir().parent)
+    """The project's configuration with `overrides`; relative paths from the project folder
+    (from the current folder when the configuration is the copy an installed wheel carries)."""
+    conf = default_config_dir()
+    base = Path.cwd() if conf == packaged_config_dir() else conf.parent
+    return load_config(list(overrides), base_dir=base)
+
+
+def scratch_paths() -> list[str]:
+    """Overrides for a landing zone and warehouse in a new temporary folder, removed when the
+    kernel exits: for notebooks that change what they audit (withdrawals, erasures)."""
+    folder = Path(_engines.enter_context(TemporaryDirectory(prefix="stedi-scratch-")))
+    return [f"paths.landing={folder / 'landing'}", f"paths.warehouse={folder / 'warehouse'}"]
 
 
 def notebook_session(config: Config) -> SparkSession:

@@ -205,6 +205,11 @@ def default_config_dir() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "conf"
     if (checkout / "config.yaml").is_file():
         return checkout
+    return packaged_config_dir()
+
+
+def packaged_config_dir() -> Path:
+    """Where an installed wheel keeps its copy of `conf/`."""
     return Path(__file__).resolve().parents[1] / "conf"
 
 
