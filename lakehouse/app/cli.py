@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import takewhile
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -88,8 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
-    # Overrides may also follow options (`sql QUERY --format csv key=value`).
-    args, extra = parser.parse_known_args(argv)
+    # Overrides may come before the command (`lakehouse paths.warehouse=x tables`) and follow
+    # options (`sql QUERY --format csv key=value`).
+    given = list(sys.argv[1:] if argv is None else argv)
+    leading = list(takewhile(lambda item: _is_override(item) and item[:1] != "-", given))
+    args, extra = parser.parse_known_args(given[len(leading) :] + leading)
     unknown = [item for item in extra if not _is_override(item)]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")

@@ -40,6 +40,9 @@ def test_generate_run_tables_and_sql(tmp_path: Path, capsys: pytest.CaptureFixtu
     listing = capsys.readouterr().out
     assert listing.count("bronze.") == 6 and listing.count("silver.") == 3
     assert "ops.watermarks" in listing
+    # Overrides before the command mean the same.
+    assert main([*overrides(tmp_path), "tables"]) == 0
+    assert capsys.readouterr().out == listing
 
     query = "SELECT count(*) AS n FROM bronze.customer_landing"
     assert main(["sql", query, "--format", "csv", *overrides(tmp_path)]) == 0
