@@ -144,14 +144,15 @@ def erase_customer(ctx: RunContext, email: str) -> Erasure:
     suppress(ctx, email)
     for planned in plan:  # rewritten files then carry no statistics that name the person
         ctx.ensure_properties(planned.table)
-    results = [
-        delete_rows(ctx, planned)
+    results = []
+    for planned in plan:
         # A table with deletion vectors may hold their rows deleted earlier (a withdrawn
         # consent) in files it still reads: it is rewritten whether or not rows are visible.
-        if counts[planned.table.qualified_name] or _may_hold_deleted_rows(ctx, planned.table)
-        else _untouched(ctx, planned)
-        for planned in plan
-    ]
+        rewrite = may_hold_deletion_vectors(planned.table.location(ctx.warehouse))
+        if rewrite or counts[planned.table.qualified_name]:
+            results.append(delete_rows(ctx, planned, rewrite=rewrite))
+        else:
+            results.append(_untouched(ctx, planned))
     return Erasure(results, files)
 
 
@@ -164,19 +165,16 @@ def suppress(ctx: RunContext, email: str) -> None:
     ctx.merge(entry, SUPPRESSION_LIST)
 
 
-def delete_rows(ctx: RunContext, planned: Planned) -> TableResult:
-    """Delete the planned rows: a MERGE with them as deletion scope and no new rows, or, in a
-    table with deletion vectors, a rewrite of the table without them (no byte may stay)."""
+def delete_rows(ctx: RunContext, planned: Planned, *, rewrite: bool) -> TableResult:
+    """Delete the planned rows: a MERGE with them as deletion scope and no new rows, or, when
+    `rewrite` (a table with deletion vectors), a rewrite of the table without them (no byte
+    may stay)."""
     scope = planned.rows.select(*planned.table.keys)
-    if _may_hold_deleted_rows(ctx, planned.table):
+    if rewrite:
         merge = rewrite_without(ctx.spark, scope, planned.table, ctx.warehouse)
     else:
         merge = ctx.merge(ctx.table(planned.table).limit(0), planned.table, scope=scope)
     return TableResult.of(merge, read=0)
-
-
-def _may_hold_deleted_rows(ctx: RunContext, table: TableSpec) -> bool:
-    return may_hold_deletion_vectors(table.location(ctx.warehouse))
 
 
 def _untouched(ctx: RunContext, planned: Planned) -> TableResult:

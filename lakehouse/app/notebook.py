@@ -25,8 +25,8 @@ from lakehouse.core.storage import folder_exists, is_s3
 # A sample that runs in seconds yet shows every case: shared serials, late consent, bad lines.
 SAMPLE = GenerateOptions(customers=60, readings_per_customer=40, files=2, malformed=1, seed=7)
 
-_engines = ExitStack()
-atexit.register(_engines.close)
+_kept_until_exit = ExitStack()
+atexit.register(_kept_until_exit.close)
 
 
 def notebook_config(*overrides: str) -> Config:
@@ -40,7 +40,7 @@ def notebook_config(*overrides: str) -> Config:
 def scratch_paths() -> list[str]:
     """Overrides for a landing zone and warehouse in a new temporary folder, removed when the
     kernel exits: for notebooks that change what they audit (withdrawals, erasures)."""
-    folder = Path(_engines.enter_context(TemporaryDirectory(prefix="stedi-scratch-")))
+    folder = Path(_kept_until_exit.enter_context(TemporaryDirectory(prefix="stedi-scratch-")))
     return [f"paths.landing={folder / 'landing'}", f"paths.warehouse={folder / 'warehouse'}"]
 
 
@@ -49,7 +49,7 @@ def notebook_session(config: Config) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    return _engines.enter_context(open_session(config))
+    return _kept_until_exit.enter_context(open_session(config))
 
 
 def ensure_sample_warehouse(spark: SparkSession, config: Config) -> list[str]:

@@ -32,10 +32,9 @@ try:
     from botocore.exceptions import BotoCoreError, ClientError
 
     STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
-    HAS_AWS = True
 except ImportError:
     STORAGE_ERRORS = ()
-    HAS_AWS = False
+HAS_AWS = bool(STORAGE_ERRORS)
 
 
 class ConfigError(ValueError):

@@ -7,6 +7,7 @@ so a table that gained a column is updated on the next run. The database of a ta
 
 from __future__ import annotations
 
+from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -78,14 +79,18 @@ def check_ownership(catalog: CatalogConfig, locations: dict[str, str]) -> None:
     `layer.table` name, at `locations[name]`) points elsewhere, unless told to take it over."""
     if catalog.take_over_tables:
         return
+    wanted: dict[str, dict[str, str]] = defaultdict(dict)  # database -> table -> location
+    for name, location in locations.items():
+        layer, table = name.split(".")
+        wanted[f"{catalog.database_prefix}{layer}"][table] = location
     client = glue_client(catalog)
     taken = []
-    for layer in sorted({name.split(".")[0] for name in locations}):
-        registered = _registered_locations(client, f"{catalog.database_prefix}{layer}")
-        for name, location in sorted(locations.items()):
-            found = registered.get(name.split(".")[1])
-            if name.startswith(f"{layer}.") and found and not _same(found, location):
-                taken.append(f"{catalog.database_prefix}{name} points at {found}")
+    for database, tables in sorted(wanted.items()):
+        registered = _registered_locations(client, database)
+        for table, location in sorted(tables.items()):
+            found = registered.get(table)
+            if found and not _same(found, location):
+                taken.append(f"{database}.{table} points at {found}")
     if taken:
         shown = "; ".join(taken[:3]) + (f"; and {len(taken) - 3} more" if len(taken) > 3 else "")
         raise GlueTableTaken(
