@@ -9,7 +9,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from bronze.tables import STEP_TRAINER_LANDING
+from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
 from lakehouse.core.context import RunContext, TableJob, TableResult
@@ -40,7 +40,7 @@ def build_customer_curated(ctx: RunContext) -> list[TableResult]:
         ctx.table(ACCELEROMETER_TRUSTED),
         touched=shared_touched_readings(ctx),
     )
-    return [refresh(ctx, CUSTOMER_CURATED, build)]
+    return refresh(ctx, CUSTOMER_CURATED, build)
 
 
 def build_machine_learning_curated(ctx: RunContext) -> list[TableResult]:
@@ -54,7 +54,7 @@ def build_machine_learning_curated(ctx: RunContext) -> list[TableResult]:
         salt=ctx.config.privacy.pseudonym_salt,
         touched=shared_touched_readings(ctx),
     )
-    return [refresh(ctx, MACHINE_LEARNING_CURATED, build)]
+    return refresh(ctx, MACHINE_LEARNING_CURATED, build)
 
 
 # What each table holds for an increment, and the scope that content completes: pure functions
@@ -121,7 +121,25 @@ def machine_learning_curated_build(
     return build
 
 
+_BRONZE = (
+    CUSTOMER_LANDING.qualified_name,
+    ACCELEROMETER_LANDING.qualified_name,
+)
 JOBS = [
-    TableJob(CUSTOMER_CURATED.qualified_name, build_customer_curated),
-    TableJob(MACHINE_LEARNING_CURATED.qualified_name, build_machine_learning_curated),
+    TableJob(
+        CUSTOMER_CURATED.qualified_name,
+        build_customer_curated,
+        (*_BRONZE, CUSTOMER_TRUSTED.qualified_name, ACCELEROMETER_TRUSTED.qualified_name),
+    ),
+    TableJob(
+        MACHINE_LEARNING_CURATED.qualified_name,
+        build_machine_learning_curated,
+        (
+            *_BRONZE,
+            STEP_TRAINER_LANDING.qualified_name,
+            STEP_TRAINER_TRUSTED.qualified_name,
+            CUSTOMER_TRUSTED.qualified_name,
+            ACCELEROMETER_TRUSTED.qualified_name,
+        ),
+    ),
 ]

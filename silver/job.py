@@ -50,7 +50,7 @@ def shared_touched_readings(ctx: RunContext) -> TouchedReadings:
 
 def build_customer_trusted(ctx: RunContext) -> list[TableResult]:
     build = customer_trusted_build(customer_records(ctx), ctx.config.privacy.pseudonym_salt)
-    return [refresh(ctx, CUSTOMER_TRUSTED, build)]
+    return refresh(ctx, CUSTOMER_TRUSTED, build)
 
 
 def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
@@ -61,7 +61,7 @@ def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
         consent_cutoff=ctx.config.privacy.consent_cutoff,
         touched=shared_touched_readings(ctx),
     )
-    return [refresh(ctx, ACCELEROMETER_TRUSTED, build)]
+    return refresh(ctx, ACCELEROMETER_TRUSTED, build)
 
 
 def build_step_trainer_trusted(ctx: RunContext) -> list[TableResult]:
@@ -73,7 +73,7 @@ def build_step_trainer_trusted(ctx: RunContext) -> list[TableResult]:
         ctx.table(ACCELEROMETER_TRUSTED),
         touched=shared_touched_readings(ctx),
     )
-    return [refresh(ctx, STEP_TRAINER_TRUSTED, build)]
+    return refresh(ctx, STEP_TRAINER_TRUSTED, build)
 
 
 # What each table holds for an increment, and the scope that content completes: pure functions
@@ -158,8 +158,24 @@ def touched_and_leaving_moments(
     return moments_of(readings, customer_landing), leaving
 
 
+_CUSTOMERS = CUSTOMER_LANDING.qualified_name
+_PHONES = ACCELEROMETER_LANDING.qualified_name
 JOBS = [
-    TableJob(CUSTOMER_TRUSTED.qualified_name, build_customer_trusted),
-    TableJob(ACCELEROMETER_TRUSTED.qualified_name, build_accelerometer_trusted),
-    TableJob(STEP_TRAINER_TRUSTED.qualified_name, build_step_trainer_trusted),
+    TableJob(CUSTOMER_TRUSTED.qualified_name, build_customer_trusted, (_CUSTOMERS,)),
+    TableJob(
+        ACCELEROMETER_TRUSTED.qualified_name,
+        build_accelerometer_trusted,
+        (_CUSTOMERS, _PHONES, CUSTOMER_TRUSTED.qualified_name),
+    ),
+    TableJob(
+        STEP_TRAINER_TRUSTED.qualified_name,
+        build_step_trainer_trusted,
+        (
+            _CUSTOMERS,
+            _PHONES,
+            STEP_TRAINER_LANDING.qualified_name,
+            CUSTOMER_TRUSTED.qualified_name,
+            ACCELEROMETER_TRUSTED.qualified_name,
+        ),
+    ),
 ]

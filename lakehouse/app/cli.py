@@ -19,12 +19,16 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.metadata
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import astuple
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from itertools import takewhile
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -46,7 +50,16 @@ from lakehouse.app.maintenance import (
     vacuum,
     with_vacuum,
 )
-from lakehouse.app.pipeline import operation, run_pipeline, select_jobs
+from lakehouse.app.pipeline import (
+    RulesFailed,
+    full_refresh_tables,
+    operation,
+    quality_rules,
+    run_pipeline,
+    select_jobs,
+)
+from lakehouse.app.quality import check_tables, failed
+from lakehouse.app.status import source_status, table_status
 from lakehouse.core.aws import prepared_environment
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.config import (
@@ -61,12 +74,19 @@ from lakehouse.core.ddl import DIALECTS, ddl_script
 from lakehouse.core.delta_log import commits_metrics, is_delta_table, table_log, table_version
 from lakehouse.core.engine import EngineError, open_session
 from lakehouse.core.errors import QueryError, UsageError, query_errors
+from lakehouse.core.expectations import RuleOutcome
 from lakehouse.core.glue import catalog_table
 from lakehouse.core.history import UnknownTable, named_table, run_listing, table_history
 from lakehouse.core.identity import email_digest
 from lakehouse.core.interrupt import interruptible
 from lakehouse.core.lock import WarehouseBusy
-from lakehouse.core.progress import SUMMARY_COLUMNS, Progress, format_table, summary_rows
+from lakehouse.core.progress import (
+    SUMMARY_COLUMNS,
+    Progress,
+    format_table,
+    summary_rows,
+    utc_moment,
+)
 from lakehouse.core.secrets import AUTO, with_pseudonym_salt
 from lakehouse.core.statements import Statements, parse_statements
 from lakehouse.core.storage import folder_exists, remove_file, upload_tree
@@ -99,8 +119,13 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.overrides = [*_overrides_given_early(args), *args.overrides, *extra]
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
     )
+    if args.verbose:
+        for ours in ("lakehouse", "bronze", "silver", "gold"):
+            logging.getLogger(ours).setLevel(logging.DEBUG)
     for chatty in ("botocore", "boto3", "urllib3"):
         # Their INFO lines ("Found credentials in ...") say nothing a user acts on.
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -145,26 +170,92 @@ def installed_version() -> str:
         return "unknown"
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown beside each option; descriptions and examples kept as written."""
+
+
+# One example per subcommand, shown at the end of its --help.
+EXAMPLES = {
+    "run": "lakehouse run                              # every layer, incrementally\n"
+    "  lakehouse run +gold.machine_learning_curated  # that table and all it is built from\n"
+    "  lakehouse run --test --full-refresh silver    # rebuild silver, judge every rule",
+    "generate": "lakehouse generate --customers 50 --files 2 --malformed 1",
+    "land": "lakehouse land ./export s3://my-bucket/landing",
+    "sql": "lakehouse sql 'SELECT count(*) FROM gold.machine_learning_curated' --as-of 3",
+    "tables": "lakehouse tables --format json",
+    "runs": "lakehouse runs --limit 5",
+    "history": "lakehouse history silver.customer_trusted",
+    "diff": "lakehouse diff gold.machine_learning_curated 2 3",
+    "restore": "lakehouse restore silver.customer_trusted 4",
+    "vacuum": "lakehouse vacuum --retain-hours 168",
+    "erase": "lakehouse erase --email someone@example.com --dry-run",
+    "audit": "lakehouse audit consent --as-of 20261201T060000Z-1a2b3c4d",
+    "quarantine": "lakehouse quarantine replay",
+    "ddl": "lakehouse ddl --dialect athena > tables.sql",
+    "config": "lakehouse config storage=s3 storage.bucket=my-bucket",
+    "status": "lakehouse status quality.max_source_age_hours=24   # exit 1 when a source is stale",
+    "test": "lakehouse test +gold.machine_learning_curated --as-of 3",
+}
+TARGET_HELP = (
+    "all, bronze, silver, gold or a table such as silver.customer_trusted; +NAME adds what "
+    "it is built from, NAME+ what is built from it"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     summary = " ".join(__doc__.split("\n\n")[0].split())
     parser = argparse.ArgumentParser(prog="lakehouse", description=summary)
     parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help)
-        sub.set_defaults(command=handler)
-        return sub
-
-    run = command("run", cmd_run, "run all layers, one layer or one table")
-    run.add_argument(
-        "target",
-        nargs="?",
-        help="what to run: all, bronze, silver, gold or a table such as silver.customer_trusted "
-        "(default all)",
+    # Every subcommand takes them, after its name: `lakehouse run --quiet`.
+    common = argparse.ArgumentParser(add_help=False)
+    loudness = common.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="only results and errors: no progress or log"
+    )
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="debug log lines of the lakehouse"
     )
 
-    gen = command("generate", cmd_generate, "write sample landing files")
+    def command(
+        name: str, handler: Handler, help: str, *, formats: tuple[str, ...] = ("table", "json")
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help,
+            description=help,
+            parents=[common],
+            formatter_class=HelpFormatter,
+            epilog=f"example:\n  {EXAMPLES[name]}",
+        )
+        sub.set_defaults(command=handler)
+        if formats:
+            sub.add_argument(
+                "--format",
+                choices=formats,
+                default=formats[0],
+                help="json: the same rows with stable keys (README, Scripting)",
+            )
+        return sub
+
+    run = command("run", cmd_run, "run all layers, one layer or tables (incrementally)")
+    run.add_argument("target", nargs="?", default=None, help=TARGET_HELP + " (default: all)")
+    run.add_argument(
+        "--full-refresh",
+        nargs="?",
+        const="all",
+        metavar="TARGET",
+        help="rebuild these silver and gold tables from bronze whatever their watermarks "
+        "(no TARGET: all of them)",
+    )
+    run.add_argument(
+        "--test",
+        action="store_true",
+        help="also judge the table rules (unique, row count) before each commit; tables "
+        "downstream of a failed rule are skipped",
+    )
+
+    gen = command("generate", cmd_generate, "write sample landing files", formats=())
     gen.add_argument("--customers", type=int, default=GenerateOptions.customers)
     gen.add_argument(
         "--readings-per-customer", type=int, default=GenerateOptions.readings_per_customer
@@ -177,9 +268,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="give every customer their own serial number",
     )
-    gen.add_argument(
-        "--malformed", type=int, default=0, help="bad lines to add to each source (default 0)"
-    )
+    gen.add_argument("--malformed", type=int, default=0, help="bad lines to add to each source")
     gen.add_argument(
         "--replace",
         action="store_true",
@@ -191,18 +280,18 @@ def _parser() -> argparse.ArgumentParser:
         "land",
         cmd_land,
         "upload landing files (customer/, accelerometer/, ...) into the landing zone",
+        formats=(),
     )
     land.add_argument("source", type=Path, help="local folder holding customer/, ... folders")
     land.add_argument(
         "target", nargs="?", help="landing zone URI or folder (default: paths.landing)"
     )
 
-    sql = command("sql", cmd_sql, "run a SQL query against the catalog")
-    sql.add_argument("query")
-    sql.add_argument("--format", choices=("table", "csv"), default="table")
-    sql.add_argument(
-        "--max-rows", type=int, default=100, help="rows shown in table format (default 100)"
+    sql = command(
+        "sql", cmd_sql, "run a SQL query against the catalog", formats=("table", "csv", "json")
     )
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=100, help="rows shown in table format")
     sql.add_argument(
         "--allow-writes",
         action="store_true",
@@ -217,31 +306,48 @@ def _parser() -> argparse.ArgumentParser:
 
     command("tables", cmd_tables, "list the tables with row counts")
 
+    command(
+        "status",
+        cmd_status,
+        "per source: files, files to read, newest file, last ingestion; per table: version, "
+        "rows, last commit and run (exit 1: a source older than quality.max_source_age_hours)",
+    )
+
+    test = command(
+        "test",
+        cmd_test,
+        "judge every data-quality rule on the tables (exit 1 naming the failing rules)",
+    )
+    test.add_argument("target", nargs="?", default=None, help=TARGET_HELP + " (default: all)")
+    test.add_argument("--as-of", metavar="VERSION|TIMESTAMP|RUN_ID")
+
     runs = command("runs", cmd_runs, "list the runs in the run log, newest first")
     runs.add_argument("--limit", type=int, default=50)
 
     history = command("history", cmd_history, "every version of a table and its run")
     history.add_argument("table", help="for example silver.customer_trusted")
 
-    diff = command("diff", cmd_diff, "rows added and removed between two versions")
+    diff = command("diff", cmd_diff, "rows added and removed between two versions", formats=())
     diff.add_argument("table", help="for example gold.machine_learning_curated")
     diff.add_argument("before", metavar="FROM", help="version, timestamp or run id")
     diff.add_argument("after", metavar="TO", help="version, timestamp or run id")
     diff.add_argument("--max-rows", type=int, default=20, help="rows shown of each side")
 
-    restore = command("restore", cmd_restore, "roll a table back to an earlier version")
+    restore = command("restore", cmd_restore, "roll a table back to an earlier version", formats=())
     restore.add_argument("table")
     restore.add_argument("version", type=int)
 
-    vacuum = command("vacuum", cmd_vacuum, "delete data files old versions no longer need")
+    vacuum = command(
+        "vacuum", cmd_vacuum, "delete data files old versions no longer need", formats=()
+    )
     vacuum.add_argument(
         "--retain-hours",
         type=whole_hours,
         default=DEFAULT_RETAIN_HOURS,
-        help="keep files newer versions replaced for this many whole hours (default 168)",
+        help="keep files newer versions replaced for this many whole hours",
     )
 
-    erase = command("erase", cmd_erase, "remove a customer's rows from every table")
+    erase = command("erase", cmd_erase, "remove a customer's rows from every table", formats=())
     erase.add_argument("--email", required=True, help="matched trimmed and lower-cased")
     erase.add_argument(
         "--retain-hours",
@@ -263,14 +369,12 @@ def _parser() -> argparse.ArgumentParser:
         "the quarantined lines by source, file and reason; `replay` moves those that "
         "parse now into bronze",
     )
-    quarantine.add_argument(
-        "action", nargs="?", default="summary", metavar="summary|replay", help="default summary"
-    )
+    quarantine.add_argument("action", nargs="?", default="summary", metavar="summary|replay")
 
-    ddl = command("ddl", cmd_ddl, "print CREATE statements for every table")
+    ddl = command("ddl", cmd_ddl, "print CREATE statements for every table", formats=())
     ddl.add_argument("--dialect", choices=DIALECTS, default="athena")
 
-    command("config", cmd_config, "print the resolved configuration")
+    command("config", cmd_config, "print the resolved configuration", formats=())
     for sub in commands.choices.values():
         sub.add_argument(
             "overrides", nargs="*", metavar="key=value", help="Hydra overrides of conf/"
@@ -302,17 +406,183 @@ def opened_warehouse(config: Config) -> Iterator[tuple[SparkSession, list[str]]]
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     jobs = select_jobs(args.target)  # a wrong target stops here, before anything starts
+    full_refresh_tables(args.full_refresh)  # so does a wrong --full-refresh
     started = time.perf_counter()
     log.info("engine=%s, warehouse %s", config.engine.name, config.paths.warehouse)
+    outcomes: list[RuleOutcome] = []
+    progress = Progress(len(jobs), quiet=args.quiet or args.format == "json")
     with open_session(config) as spark:
-        run_id, results = run_pipeline(spark, config, args.target, Progress(len(jobs)))
-    print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
+        try:
+            run_id, results = run_pipeline(
+                spark,
+                config,
+                args.target,
+                progress,
+                full_refresh=args.full_refresh,
+                test=args.test,
+                rule_outcomes=outcomes,
+            )
+        except RulesFailed as failed:
+            seconds = time.perf_counter() - started
+            _report_run(args, failed.run_id, "failed", failed.results, outcomes, seconds)
+            print(f"error: rules stopped {failed}", file=sys.stderr)
+            return EXIT_FAILED
+    _report_run(args, run_id, "succeeded", results, outcomes, time.perf_counter() - started)
+    return 0
+
+
+def _report_run(
+    args: argparse.Namespace,
+    run_id: str,
+    status: str,
+    results: list[TableResult],
+    outcomes: list[RuleOutcome],
+    seconds: float,
+) -> None:
     notes = [note for result in results for note in result.notes]
+    rules = [_rule_row(o) for o in outcomes if not o.passed or args.test]
+    if args.format == "json":
+        tables = [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in summary_rows(results)]
+        report = {
+            "run_id": run_id,
+            "status": status,
+            "seconds": round(seconds, 1),
+            "up_to_date": status == "succeeded" and up_to_date(results),
+            "tables": tables,
+            "rules": [dict(zip(RULE_COLUMNS, row, strict=True)) for row in rules],
+            "notes": notes,
+        }
+        print(json.dumps(report, default=_json_value))
+        return
+    if status == "succeeded" and up_to_date(results):
+        print(f"up to date: nothing new to ingest or rebuild (run {run_id}, {seconds:.1f}s)")
+    else:
+        print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
+    if rules:
+        print("rules:")
+        print(format_table(RULE_COLUMNS, rules))
     if notes:
         print("notes:")
         print("\n".join(f"  {note}" for note in notes))
-    print(f"run {run_id} finished in {time.perf_counter() - started:.1f}s")
-    return 0
+    if status == "succeeded" and not up_to_date(results):
+        print(f"run {run_id} finished in {seconds:.1f}s")
+
+
+RULE_COLUMNS = ("table", "rule", "requires", "action", "checked", "failing", "outcome")
+
+
+def _rule_row(outcome: RuleOutcome) -> tuple[object, ...]:
+    rule = outcome.rule
+    requires = rule.describe() + (f" ({outcome.detail})" if outcome.detail else "")
+    return (
+        outcome.table,
+        rule.name,
+        requires,
+        str(rule.action),
+        outcome.rows_checked,
+        outcome.rows_failing,
+        outcome.outcome,
+    )
+
+
+def up_to_date(results: list[TableResult]) -> bool:
+    """Nothing was read, written or quarantined: no table moved."""
+    return all(
+        not (r.read or r.inserted or r.updated or r.deleted or r.quarantined)
+        and r.version == r.version_before
+        for r in results
+    )
+
+
+def cmd_test(args: argparse.Namespace, config: Config) -> int:
+    rules = quality_rules(config)
+    chosen = {job.table for job in select_jobs(args.target)} if args.target else set(rules)
+    with opened_warehouse(config) as (spark, tables), query_errors():
+        present = [name for name in tables if name in chosen and name in rules]
+        if not present:
+            raise UnknownTable(
+                f"nothing to test: {config.paths.warehouse} has no table with rules"
+                + (f" among {args.target}" if args.target else "")
+                + "; run `lakehouse run` first"
+            )
+        as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of) if args.as_of else None
+        outcomes = check_tables(spark, config.paths.warehouse, rules, present, as_of)
+    failing = failed(outcomes)
+    label = as_of.label if as_of else "now"
+    rows = [_rule_row(o) for o in outcomes]
+    if args.format == "json":
+        report = {
+            "as_of": label,
+            "passed": not failing,
+            "rules": [dict(zip(RULE_COLUMNS, row, strict=True)) for row in rows],
+        }
+        print(json.dumps(report, default=_json_value))
+    else:
+        print(format_table(RULE_COLUMNS, rows))
+        verdict = "FAILED: " + ", ".join(f"{o.table}.{o.rule.name}" for o in failing)
+        print(f"rules ({label}): {verdict if failing else 'every rule passed'}")
+    return EXIT_FAILED if failing else 0
+
+
+SOURCE_COLUMNS = (
+    "source",
+    "files",
+    "to_read",
+    "newest_file",
+    "newest_landed_at",
+    "last_ingested_at",
+    "age_hours",
+    "stale",
+)
+TABLE_STATUS_COLUMNS = ("table", "version", "rows", "last_commit_at", "last_run", "age_hours")
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    now = datetime.now(UTC)
+    with opened_warehouse(config) as (spark, names), reaching_storage(config, "cannot list"):
+        sources = source_status(spark, config, now)
+        tables = table_status(spark, config.paths.warehouse, names, now)
+    source_rows = [_rounded(astuple(s)) for s in sources]
+    table_rows = [_rounded(astuple(t)) for t in tables]
+    stale = [s.source for s in sources if s.stale]
+    limit = config.quality.max_source_age_hours
+    if args.format == "json":
+        report = {
+            "checked_at": now,
+            "max_source_age_hours": limit or None,
+            "stale_sources": stale,
+            "sources": [dict(zip(SOURCE_COLUMNS, row, strict=True)) for row in source_rows],
+            "tables": [dict(zip(TABLE_STATUS_COLUMNS, row, strict=True)) for row in table_rows],
+        }
+        print(json.dumps(report, default=_json_value))
+    else:
+        print(format_table(SOURCE_COLUMNS, source_rows))
+        print()
+        print(format_table(TABLE_STATUS_COLUMNS, table_rows) if table_rows else "no tables yet")
+        if stale:
+            print(f"stale: {', '.join(stale)} (newest file older than {limit:g}h, or none)")
+        elif limit:
+            print(f"every source has a file newer than {limit:g}h")
+    return EXIT_FAILED if stale else 0
+
+
+def _rounded(row: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple(round(v, 1) if isinstance(v, float) else v for v in row)
+
+
+def _json_value(value: object) -> object:
+    """How JSON output writes what json cannot: moments as UTC text, dates as ISO dates."""
+    if isinstance(value, datetime):
+        return utc_moment(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+def _print_json(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=_json_value))
 
 
 def cmd_generate(args: argparse.Namespace, config: Config) -> int:
@@ -415,6 +685,9 @@ def cmd_sql(args: argparse.Namespace, config: Config) -> int:
         if args.format == "csv":
             _write_csv(result)
             return 0
+        if args.format == "json":
+            _write_json_lines(result)
+            return 0
         columns = result.columns
         rows = [tuple(row) for row in result.limit(args.max_rows + 1).collect()]
     _print_rows(columns, rows, args.max_rows)
@@ -507,6 +780,12 @@ def _write_csv(result: DataFrame) -> None:
     writer.writerows(tuple(row) for row in result.toLocalIterator())
 
 
+def _write_json_lines(result: DataFrame) -> None:
+    """Every row, one JSON object per line (streamed like csv: any size fits)."""
+    for row in result.toLocalIterator():
+        print(json.dumps(row.asDict(recursive=True), default=_json_value))
+
+
 def _print_rows(columns: list[str], rows: list[tuple[object, ...]], max_rows: int) -> None:
     print(format_table(columns, rows[:max_rows]))
     if len(rows) > max_rows:
@@ -524,17 +803,23 @@ def cmd_tables(args: argparse.Namespace, config: Config) -> int:
             )
             for name in names
         ]
-    if not rows:
+    columns = ("table", "rows", "version", "location")
+    if args.format == "json":
+        _print_json(columns, rows)
+    elif not rows:
         print(f"no tables in {config.paths.warehouse}: run `lakehouse run` first")
-        return 0
-    print(format_table(("table", "rows", "version", "location"), rows))
+    else:
+        print(format_table(columns, rows))
     return 0
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
     with opened_warehouse(config) as (spark, _):
         columns, rows = run_listing(spark, config.paths.warehouse, args.limit)
-    print(format_table(columns, rows) if rows else "no runs recorded yet")
+    if args.format == "json":
+        _print_json(columns, rows)
+    else:
+        print(format_table(columns, rows) if rows else "no runs recorded yet")
     return 0
 
 
@@ -542,7 +827,10 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     with opened_warehouse(config) as (spark, _):
         log = table_log(spark, config.engine.name)
         columns, rows = table_history(spark, log, config.paths.warehouse, args.table)
-    print(format_table(columns, rows))
+    if args.format == "json":
+        _print_json(columns, rows)
+    else:
+        print(format_table(columns, rows))
     return 0
 
 
@@ -646,13 +934,19 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
         as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of) if args.as_of else None
         label = as_of.label if as_of else "now"
         violations = consent_violations(spark, config, as_of)
+    rows = [(v.table, v.rows, ", ".join(v.sample)) for v in violations]
+    if args.format == "json":
+        found = [
+            {"table": v.table, "rows": v.rows, "sample_keys": list(v.sample)} for v in violations
+        ]
+        print(json.dumps({"as_of": label, "passed": not violations, "violations": found}))
+        return EXIT_FAILED if violations else 0
     if not violations:
         print(
             f"consent audit ({label}): every silver and gold row belongs to a consenting "
             "customer" + (" and was read after consent" if config.privacy.consent_cutoff else "")
         )
         return 0
-    rows = [(v.table, v.rows, ", ".join(v.sample)) for v in violations]
     print(f"consent audit ({label}): VIOLATIONS")
     print(format_table(("table", "rows", "sample keys"), rows))
     return EXIT_FAILED
@@ -663,7 +957,10 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
         raise ConfigError(f"quarantine takes summary or replay, not {args.action!r}")
     with opened_warehouse(config) as (spark, tables):
         if QUARANTINE.qualified_name not in tables:
-            print(f"no quarantine in {config.paths.warehouse}: run `lakehouse run` first")
+            if args.format == "json" and args.action == "summary":
+                print("[]")
+            else:
+                print(f"no quarantine in {config.paths.warehouse}: run `lakehouse run` first")
             return 0
         if args.action == "replay":
             replay = operation(spark, config, "quarantine replay", QUARANTINE.qualified_name)
@@ -677,7 +974,11 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
             )
             return 0
         rows = [tuple(row) for row in quarantine_summary(spark).collect()]
-    print(format_table(("source", "file", "reason", "lines"), rows) if rows else "quarantine empty")
+    columns = ("source", "file", "reason", "lines")
+    if args.format == "json":
+        _print_json(columns, rows)
+    else:
+        print(format_table(columns, rows) if rows else "quarantine empty")
     return 0
 
 
@@ -727,7 +1028,8 @@ def _discard_stdout() -> None:
 
 
 def _is_override(item: str) -> bool:
-    return "=" in item or item.startswith(("+", "~"))
+    # `~key` deletes a key; `+table` is a run target (its upstream), not an override.
+    return "=" in item or item.startswith("~")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -13,14 +13,24 @@ from pyspark.sql import SparkSession
 
 from bronze.job import JOBS as BRONZE_JOBS
 from bronze.job import latest_batch
-from bronze.tables import SOURCES
+from bronze.tables import QUARANTINE, SOURCES
 from gold.job import JOBS as GOLD_JOBS
 from lakehouse.app.tables import TABLES
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.compaction import compact_small_files
 from lakehouse.core.config import CatalogKind, Config, ConfigError, require_landing
-from lakehouse.core.context import Batches, RunContext, TableJob, TableResult
+from lakehouse.core.context import Batches, RunContext, RunOptions, TableJob, TableResult
+from lakehouse.core.delta_log import table_version
 from lakehouse.core.engine import brief, interrupt_engine
+from lakehouse.core.expectations import (
+    Action,
+    Check,
+    Rule,
+    RuleFailed,
+    RuleOutcome,
+    RulesError,
+    load_rules,
+)
 from lakehouse.core.glue import catalog_table, check_ownership, register_tables
 from lakehouse.core.interrupt import Interrupted
 from lakehouse.core.lock import warehouse_lock
@@ -44,26 +54,95 @@ LAYERS: dict[str, list[TableJob]] = {
 }
 
 
-def rules_digest(config: Config) -> str:
+def rules_digest(config: Config, rules: Mapping[str, tuple[Rule, ...]] | None = None) -> str:
     """A digest of the rules and settings silver and gold content depends on (never the salt
-    itself): a change rebuilds them in full."""
+    itself): a change rebuilds them in full. Of the data-quality rules only `drop` rules shape
+    content: relaxing one brings its rows back."""
     privacy = config.privacy
-    settings = f"{RULES_VERSION}|{privacy.consent_cutoff}|{privacy.pseudonym_salt}"
+    dropping = sorted(
+        repr(rule)
+        for table_rules in (rules or {}).values()
+        for rule in table_rules
+        if rule.action == Action.drop
+    )
+    settings = f"{RULES_VERSION}|{privacy.consent_cutoff}|{privacy.pseudonym_salt}|{dropping}"
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
+def quality_rules(config: Config) -> dict[str, tuple[Rule, ...]]:
+    """Every table's data-quality rules; a rules file that cannot be used stops here, before
+    anything is written. A relationship must point upstream: a rule checks rows against a
+    table the same run has already brought up to date."""
+    known = {table.qualified_name: table for table in TABLES}
+    rules = {
+        name: found
+        for name, table in known.items()
+        if (found := load_rules(table, known, config.quality.rules_dir))
+    }
+    for name, table_rules in rules.items():
+        upstream = upstream_of({name})
+        for rule in table_rules:
+            if rule.check == Check.relationship and rule.to not in upstream:
+                raise RulesError(
+                    f"rule {rule.name} of {name}: a relationship must point to a table {name} "
+                    f"is built from ({', '.join(sorted(upstream)) or 'none'}), not {rule.to}"
+                )
+    return rules
+
+
 def select_jobs(target: str | None = None) -> list[TableJob]:
-    """All jobs, one layer's (`silver`), or one table's (`silver.customer_trusted`)."""
+    """The jobs a target names, in run order.
+
+    A target is `all`, a layer (`silver`) or a table (`silver.customer_trusted`); `+` before
+    it adds everything it is built from, `+` after it everything built from it (as in dbt):
+    `+gold.machine_learning_curated`, `silver.customer_trusted+`.
+    """
     every = [job for jobs in LAYERS.values() for job in jobs]
     if target is None or target == "all":
         return every
-    if target in LAYERS:
-        return LAYERS[target]
-    chosen = [job for job in every if job.table == target]
+    name = target.removeprefix("+").removesuffix("+")
+    chosen = {job.table for job in LAYERS.get(name, [])} or {
+        job.table for job in every if job.table == name
+    }
     if not chosen:
         names = ", ".join(["all", *LAYERS, *(job.table for job in every)])
-        raise ConfigError(f"nothing to run named {target!r}: choose one of {names}")
-    return chosen
+        raise ConfigError(
+            f"nothing to run named {name!r}: choose one of {names} "
+            "(+ before a name adds what it is built from, + after it what is built from it)"
+        )
+    if target.startswith("+"):
+        chosen |= upstream_of(chosen)
+    if target.endswith("+") and len(target) > 1:
+        chosen |= downstream_of(chosen)
+    return [job for job in every if job.table in chosen]
+
+
+def upstream_of(tables: set[str]) -> set[str]:
+    """Every table the given tables are built from, directly or not."""
+    upstream = {job.table: set(job.upstream) for jobs in LAYERS.values() for job in jobs}
+    found: set[str] = set()
+    todo = set(tables)
+    while todo:
+        todo = {parent for table in todo for parent in upstream.get(table, ())} - found
+        found |= todo
+    return found
+
+
+def downstream_of(tables: set[str]) -> set[str]:
+    """Every table built from the given tables, directly or not."""
+    every = [job.table for jobs in LAYERS.values() for job in jobs]
+    return {table for table in every if upstream_of({table}) & tables}
+
+
+class RulesFailed(Exception):
+    """`fail` rules stopped tables: they and the tables built from them were not committed;
+    every other table was built."""
+
+    def __init__(self, failures: list[RuleFailed], results: list[TableResult]) -> None:
+        super().__init__("; ".join(str(failure) for failure in failures))
+        self.failures = failures
+        self.results = results
+        self.run_id = ""
 
 
 def run_pipeline(
@@ -71,20 +150,55 @@ def run_pipeline(
     config: Config,
     target: str | None = None,
     progress: Progress | None = None,
+    *,
+    full_refresh: str | None = None,
+    test: bool = False,
+    rule_outcomes: list[RuleOutcome] | None = None,
 ) -> tuple[str, list[TableResult]]:
-    """Run the selected jobs against the configured warehouse; return the run id and results."""
+    """Run the selected jobs against the configured warehouse; return the run id and results.
+
+    `full_refresh` names tables to rebuild (a target as in `select_jobs`); `test` also judges
+    the table checks before each commit; what the rules found is appended to `rule_outcomes`.
+    """
     require_landing(config, SOURCES)
     jobs = select_jobs(target)
-    with operation(spark, config, "run", target or "all") as (ctx, results):
-        run_jobs(ctx, jobs, progress or Progress(len(jobs)), results)
+    rebuilt = full_refresh_tables(full_refresh)
+    rules = quality_rules(config)
+    options = RunOptions(frozenset(rebuilt), test, rules, QUARANTINE)
+    with operation(spark, config, "run", target or "all", options) as (ctx, results):
+        try:
+            run_jobs(ctx, jobs, progress or Progress(len(jobs)), results)
+        except RulesFailed as failed:
+            failed.run_id = ctx.run_id
+            raise
+        finally:
+            if rule_outcomes is not None:
+                rule_outcomes.extend(ctx.rule_outcomes)
         above = config.maintenance.compact_above_files
         results.extend(compact_small_files(ctx, sorted(ctx.ensured), above))
     return ctx.run_id, results
 
 
+def full_refresh_tables(target: str | None) -> set[str]:
+    """The silver and gold tables `--full-refresh [target]` rebuilds from bronze."""
+    if target is None:
+        return set()
+    chosen = {job.table for job in select_jobs(target)} - {job.table for job in BRONZE_JOBS}
+    if not chosen:
+        raise ConfigError(
+            f"--full-refresh {target}: bronze keeps every landed line and is never rebuilt; "
+            "name silver or gold tables, or give no name to rebuild them all"
+        )
+    return chosen
+
+
 @contextmanager
 def operation(
-    spark: SparkSession, config: Config, command: str, target: str
+    spark: SparkSession,
+    config: Config,
+    command: str,
+    target: str,
+    options: RunOptions | None = None,
 ) -> Iterator[tuple[RunContext, list[TableResult]]]:
     """Hold the warehouse, give the work a context, and record it in the run log.
 
@@ -106,8 +220,11 @@ def operation(
         config = with_pseudonym_salt(config, create=True)
         attached = attach_warehouse(spark, warehouse)
         batches = Batches.after(latest_batch(spark, warehouse))
-        digest = rules_digest(config)
-        ctx = RunContext(spark, config, run_id, now, batches, digest, ensured=set(attached))
+        options = options or RunOptions(quarantine=QUARANTINE)
+        digest = rules_digest(config, options.rules)
+        ctx = RunContext(
+            spark, config, run_id, now, batches, digest, ensured=set(attached), options=options
+        )
         record_start(ctx, command, target)
         results: list[TableResult] = []
         try:
@@ -166,7 +283,30 @@ def publish_to_glue(ctx: RunContext) -> dict[str, str]:
 def run_jobs(
     ctx: RunContext, jobs: list[TableJob], progress: Progress, results: list[TableResult]
 ) -> None:
-    """Run the jobs in order, appending each one's results as it finishes."""
+    """Run the jobs in order, appending each one's results as it finishes.
+
+    A table stopped by a `fail` rule is not committed; the tables built from it are skipped,
+    the others built (as `dbt build` does), and the run then fails with `RulesFailed`.
+    """
+    failures: list[RuleFailed] = []
+    stopped: set[str] = set()
     for job in jobs:
-        with progress.step(job.table):
-            results.extend(job.run(ctx))
+        blocked = sorted(upstream_of({job.table}) & stopped)
+        if blocked:
+            progress.skip(job.table, f"built from {', '.join(blocked)}")
+            stopped.add(job.table)
+            version = table_version(table_location(ctx.warehouse, job.table))
+            note = f"{job.table} skipped: built from {', '.join(blocked)}, stopped by its rules"
+            results.append(TableResult(job.table, 0, 0, 0, 0, 0, version, version, (note,)))
+            continue
+        try:
+            with progress.step(job.table):
+                results.extend(job.run(ctx))
+        except RuleFailed as failure:
+            failures.append(failure)
+            stopped.add(job.table)
+            version = table_version(table_location(ctx.warehouse, job.table))
+            note = f"{job.table} not committed: {failure}"
+            results.append(TableResult(job.table, 0, 0, 0, 0, 0, version, version, (note,)))
+    if failures:
+        raise RulesFailed(failures, results)

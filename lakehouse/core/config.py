@@ -180,6 +180,16 @@ class TablesConfig:
 
 
 @dataclass
+class QualityConfig:
+    # A folder of `<schema>.<table>.rules.yaml` files replacing the rules shipped beside those
+    # tables' DDL (`silver/sql/<table>.rules.yaml`, ...); empty: the shipped rules.
+    rules_dir: str = ""
+    # `lakehouse status` exits 1 when a source's newest landed file is older than this many
+    # hours (0: no limit).
+    max_source_age_hours: float = 0.0
+
+
+@dataclass
 class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -190,6 +200,7 @@ class Config:
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     tables: TablesConfig = field(default_factory=TablesConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
 
 
 ConfigStore.instance().store(name="lakehouse_schema", node=Config)
@@ -269,6 +280,12 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
         0,
         "use 0 (one bronze file per landing file) or a size in MB such as 512",
     )
+    _require_at_least(
+        "quality.max_source_age_hours",
+        config.quality.max_source_age_hours,
+        0,
+        "use 0 (no limit) or a number of hours such as 24",
+    )
     if not config.privacy.pseudonym_salt.strip():
         raise ConfigError(
             "privacy.pseudonym_salt is empty: set it to a secret, non-empty string, or to auto "
@@ -292,6 +309,16 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
         _check_s3_paths(config)
     else:
         _resolve_local_paths(config, base_dir or Path.cwd())
+    if config.quality.rules_dir:
+        # Rules are read from this machine whatever the storage: resolved like local paths.
+        rules_dir = Path(config.quality.rules_dir).expanduser()
+        rules_dir = rules_dir if rules_dir.is_absolute() else (base_dir or Path.cwd()) / rules_dir
+        if not rules_dir.is_dir():
+            raise ConfigError(
+                f"quality.rules_dir={config.quality.rules_dir}: no such folder (it holds "
+                "<schema>.<table>.rules.yaml files; leave it empty for the shipped rules)"
+            )
+        config.quality.rules_dir = str(rules_dir.resolve())
     return config
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.core.catalog import TableSpec, ensure_properties, ensure_table
 from lakehouse.core.config import Config
+from lakehouse.core.expectations import Rule, RuleOutcome
 from lakehouse.core.merge import MergeResult, append_into, merge_into
 from lakehouse.core.scratch import SHARED, STAGING
 from lakehouse.core.storage import join
@@ -40,6 +41,20 @@ class Batches:
 
 
 @dataclass(frozen=True)
+class RunOptions:
+    """How a run builds its tables, beyond the configuration."""
+
+    # Tables rebuilt in full from bronze whatever their watermark says (`--full-refresh`).
+    full_refresh: frozenset[str] = frozenset()
+    # Also judge the table checks (unique, row count) before each commit (`run --test`).
+    test: bool = False
+    # Each table's data-quality rules (`lakehouse.core.expectations`), by qualified name.
+    rules: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
+    # Where `drop` rules put the rows they keep out (the application's quarantine table).
+    quarantine: TableSpec | None = None
+
+
+@dataclass(frozen=True)
 class RunContext:
     spark: SparkSession
     config: Config
@@ -51,6 +66,9 @@ class RunContext:
     settings_digest: str
     # Tables known to exist and be registered in this run (saves catalog round trips).
     ensured: set[str] = field(default_factory=set, compare=False)
+    options: RunOptions = field(default_factory=RunOptions, compare=False)
+    # What every rule judged in this run, for the run log (`ops.rule_results`).
+    rule_outcomes: list[RuleOutcome] = field(default_factory=list, compare=False)
     # Results computed once in this run and shared by the jobs that need them (see `shared`).
     _shared: dict[str, DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
@@ -158,10 +176,15 @@ class TableResult:
 
 @dataclass(frozen=True)
 class TableJob:
-    """Builds one table (bronze jobs also feed the quarantine) and reports what it did."""
+    """Builds one table (bronze jobs also feed the quarantine) and reports what it did.
+
+    `upstream`: the tables its job reads, which a run builds first (selectors and skipping
+    the tables downstream of a failed rule follow them).
+    """
 
     table: str
     run: Callable[[RunContext], list[TableResult]]
+    upstream: tuple[str, ...] = ()
 
 
 def source_rows(merge: MergeResult, source: DataFrame) -> int:

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from lakehouse.core.catalog import TableSpec, table_location
 from lakehouse.core.delta_log import TableLog, is_delta_table
 from lakehouse.core.ops_tables import RUN_TABLES, RUNS
+from lakehouse.core.progress import utc_moment
 
 Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 METRICS_SHOWN = (
@@ -81,8 +82,8 @@ def run_listing(spark: SparkSession, warehouse: str, limit: int = 50) -> Rows:
 
 
 def utc_text(epoch_seconds: float) -> str:
-    """`2026-11-23T01:02:03+00:00`: how the listings show a moment."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="seconds")
+    """`2026-11-23T01:02:03+00:00`: how the listings show a moment (`progress.utc_moment`)."""
+    return utc_moment(datetime.fromtimestamp(epoch_seconds, UTC))
 
 
 def table_history(spark: SparkSession, log: TableLog, warehouse: str, name: str) -> Rows:

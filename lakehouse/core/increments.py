@@ -5,8 +5,9 @@ batch it has processed through, its version right after, and the settings it was
 with. A run then does one of three things for each table:
 - nothing, when no batch arrived since (no new table version);
 - an incremental MERGE over what the new batches touch (`Increment.since_batch`);
-- a full rebuild, when there is no watermark, the settings changed, or the table moved since
-  its watermark (a restore, a manual change, a crash between the MERGE and the watermark).
+- a full rebuild, when asked for (`--full-refresh`), when there is no watermark, the settings
+  changed, or the table moved since its watermark (a restore, a manual change, a crash between
+  the MERGE and the watermark).
 The watermark is written after the table's MERGE; a crash in between means a full rebuild
 next time, never a lost change.
 """
@@ -14,7 +15,7 @@ next time, never a lost change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -22,6 +23,7 @@ from pyspark.sql import functions as F
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult, source_rows
 from lakehouse.core.delta_log import file_count, is_delta_table, table_version
+from lakehouse.core.enforcement import enforce
 from lakehouse.core.ops_tables import WATERMARKS
 
 
@@ -41,7 +43,7 @@ class Increment:
 Build = Callable[[Increment], tuple[DataFrame, DataFrame]]
 
 
-def refresh(ctx: RunContext, table: TableSpec, build: Build) -> TableResult:
+def refresh(ctx: RunContext, table: TableSpec, build: Build) -> list[TableResult]:
     """Bring `table` up to the run's newest batch: plan, build, MERGE, then move the watermark."""
     ctx.ensure(table)
     # A table made by an older DDL, or under another `tables.deletion_vectors`, gets the
@@ -49,8 +51,10 @@ def refresh(ctx: RunContext, table: TableSpec, build: Build) -> TableResult:
     ctx.ensure_properties(table)
     increment = plan(ctx, table, ctx.batches.newest)
     if increment is None:
-        return TableResult.unchanged(table, table_version(table.location(ctx.warehouse)))
+        return [TableResult.unchanged(table, table_version(table.location(ctx.warehouse)))]
     content, scope = build(increment)
+    enforced = enforce(ctx, table, content, None if increment.full else scope)
+    content = enforced.content
     if increment.full and file_count(table.location(ctx.warehouse)) == 0:
         # A first build: every row is new, so an INSERT does what the MERGE would do, in one
         # pass and without joining against the (empty) target.
@@ -60,7 +64,10 @@ def refresh(ctx: RunContext, table: TableSpec, build: Build) -> TableResult:
     else:
         merge = ctx.merge(content, table, scope=scope)
     save_watermark(ctx, table, increment.through_batch, merge.version_after)
-    return TableResult.of(merge, read=source_rows(merge, content))
+    result = TableResult.of(merge, read=source_rows(merge, content) + enforced.dropped)
+    if enforced.quarantine is None:
+        return [result]
+    return [replace(result, quarantined=enforced.dropped), enforced.quarantine]
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ class Watermark:
 def plan(ctx: RunContext, table: TableSpec, through_batch: int) -> Increment | None:
     mark = watermark(ctx, table)
     version = table_version(table.location(ctx.warehouse))
+    if table.qualified_name in ctx.options.full_refresh:
+        return Increment(None, through_batch)
     if mark is None or mark.config_digest != ctx.settings_digest or mark.table_version != version:
         return Increment(None, through_batch)
     if mark.through_batch >= through_batch:

@@ -13,9 +13,11 @@ PACKAGE = "lakehouse.core"
 # The run log: one row per run, and one per table a run changed (see `run_log`).
 RUNS = TableSpec("ops", "runs", ("run_id",), package=PACKAGE)
 RUN_TABLES = TableSpec("ops", "run_tables", ("run_id", "table_name"), package=PACKAGE)
+# What each data-quality rule found in each table a run built (see `expectations`).
+RULE_RESULTS = TableSpec("ops", "rule_results", ("run_id", "table_name", "rule"), package=PACKAGE)
 # How far each incrementally refreshed table has processed the batches (see `increments`).
 WATERMARKS = TableSpec("ops", "watermarks", ("table_name",), package=PACKAGE)
 # Digests of erased people, whose records are never ingested again (see `suppression`).
 SUPPRESSION_LIST = TableSpec("ops", "suppression_list", ("digest",), package=PACKAGE)
 
-TABLES = (RUNS, RUN_TABLES, WATERMARKS, SUPPRESSION_LIST)
+TABLES = (RUNS, RUN_TABLES, RULE_RESULTS, WATERMARKS, SUPPRESSION_LIST)

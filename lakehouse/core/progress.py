@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TextIO
 
 from lakehouse.core.context import TableResult
@@ -18,11 +19,12 @@ log = logging.getLogger("lakehouse")
 class Progress:
     """On a terminal: one line per table, rewritten when it is done. Otherwise: log lines."""
 
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, *, quiet: bool = False) -> None:
         self.total = total
         self.done = 0
         self.stream = stream or sys.stderr
-        self.interactive = self.stream.isatty()
+        # Quiet: nothing on the terminal (log lines follow the log level).
+        self.interactive = self.stream.isatty() and not quiet
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -47,6 +49,15 @@ class Progress:
             self.stream.flush()
         else:
             log.info("%s: done in %.1fs", label, seconds)
+
+    def skip(self, name: str, why: str) -> None:
+        self.done += 1
+        label = f"[{self.done}/{self.total}] {name}"
+        if self.interactive:
+            self.stream.write(f"{label} skipped: {why}\n")
+            self.stream.flush()
+        else:
+            log.info("%s: skipped: %s", label, why)
 
 
 SUMMARY_COLUMNS = ("table", "read", "inserted", "updated", "deleted", "quarantined", "version")
@@ -83,4 +94,13 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, datetime):
+        return utc_moment(value)
     return "" if value is None else str(value)
+
+
+def utc_moment(moment: datetime) -> str:
+    """`2026-11-23T01:02:03+00:00`: how every listing shows a moment (naive ones are UTC, the
+    engine's session zone)."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.isoformat(timespec="seconds")

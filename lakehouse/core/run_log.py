@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from lakehouse.core.config import Config
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.interrupt import Interrupted
-from lakehouse.core.ops_tables import RUN_TABLES, RUNS
+from lakehouse.core.ops_tables import RULE_RESULTS, RUN_TABLES, RUNS
 
 
 def config_digest(config: Config) -> str:
@@ -70,6 +70,8 @@ def record_end(
             for r in results
         ]
         ctx.merge(ctx.spark.createDataFrame(tables, RUN_TABLES.row_schema), RUN_TABLES)
+    if ctx.rule_outcomes:
+        _write_rule_results(ctx)
     ended: dict[str, object] = {
         "run_id": ctx.run_id,
         "command": command,
@@ -81,6 +83,26 @@ def record_end(
         "error": f"{type(error).__name__}: {error}"[:2000] if error else None,
     }
     _write_runs(ctx, [ended])
+
+
+def _write_rule_results(ctx: RunContext) -> None:
+    rows = [
+        (
+            ctx.run_id,
+            o.table,
+            o.rule.name,
+            str(o.rule.check),
+            str(o.rule.action),
+            o.rule.describe(),
+            o.rows_checked,
+            o.rows_failing,
+            o.outcome,
+            o.detail or None,
+        )
+        for o in ctx.rule_outcomes
+    ]
+    ctx.ensure(RULE_RESULTS)
+    ctx.merge(ctx.spark.createDataFrame(rows, RULE_RESULTS.row_schema), RULE_RESULTS)
 
 
 def _status(error: BaseException | None) -> str:
