@@ -170,8 +170,15 @@ def installed_version() -> str:
         return "unknown"
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown beside each option; descriptions and examples kept as written."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default beside it (when it has one worth saying); examples as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if default in (None, False, argparse.SUPPRESS, []) or "%(default)" in text:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 # One example per subcommand, shown at the end of its --help.

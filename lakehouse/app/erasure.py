@@ -92,10 +92,19 @@ def erasure_plan(spark: SparkSession, salt: str, email: str, tables: set[str]) -
             return rows.limit(0)
         return rows.join(moments, list(MOMENT), "left_semi")
 
-    def naming_them(rows: DataFrame) -> DataFrame:
-        return rows.where(F.array_contains(emails_in("raw"), person))
-
     key = customer_key(salt, person)
+
+    def naming_them(rows: DataFrame) -> DataFrame:
+        # Landing lines name them by email; rows a data-quality rule dropped from silver or
+        # gold (`expectations`) by email, by pseudonym, or, for step readings, by moment.
+        named = rows.where(F.array_contains(emails_in("raw"), person) | F.col("raw").contains(key))
+        dropped = rows.where(~F.col("source").isin(*LANDING_TABLES))
+        moment = F.from_json("raw", "sensorReadingTime BIGINT, serialNumber STRING")
+        steps = at_moments(dropped.withColumns({name: moment[name] for name in MOMENT})).select(
+            *rows.columns
+        )
+        return named.unionByName(steps).dropDuplicates(list(QUARANTINE.keys))
+
     steps: list[tuple[TableSpec, Callable[[DataFrame], DataFrame]]] = [
         (LANDING_TABLES["step_trainer"], at_moments),
         (STEP_TRAINER_TRUSTED, at_moments),
@@ -138,7 +147,10 @@ def erase_customer(ctx: RunContext, email: str) -> Erasure:
             row[0]
             for planned in plan
             if planned.table in file_columns
-            for row in planned.rows.select(file_columns[planned.table]).distinct().collect()
+            for row in _from_landing(planned)
+            .select(file_columns[planned.table])
+            .distinct()
+            .collect()
         }
     )
     suppress(ctx, email)
@@ -154,6 +166,13 @@ def erase_customer(ctx: RunContext, email: str) -> Erasure:
         else:
             results.append(_untouched(ctx, planned))
     return Erasure(results, files)
+
+
+def _from_landing(planned: Planned) -> DataFrame:
+    """The planned rows read from landing files (the quarantine also holds rows rules dropped)."""
+    if planned.table == QUARANTINE:
+        return planned.rows.where(F.col("source").isin(*LANDING_TABLES))
+    return planned.rows
 
 
 def suppress(ctx: RunContext, email: str) -> None:
