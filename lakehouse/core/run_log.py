@@ -29,7 +29,7 @@ def config_digest(config: Config) -> str:
 
 def record_start(ctx: RunContext, command: str, target: str) -> None:
     """Mark runs left `running` by a killed process as interrupted, then record this one."""
-    ctx.ensure(RUNS, RUN_TABLES)
+    ctx.ensure(RUNS, RUN_TABLES, RULE_RESULTS)  # before Glue publishes the tables
     stale = ctx.table(RUNS).where(F.col("status") == "running").collect()
     rows = [{**row.asDict(), "status": "interrupted"} for row in stale]
     rows.append(
