@@ -29,8 +29,7 @@ EARLIEST_BIRTH_DAY = "1900-01-01"
 # the range, by a power of two 2^(32n) (exact: only the exponent changes) and written `<text>p<k>`.
 SAME_TEXT_RANGE = (1e-3, 1e7)
 SCALE_BITS = 32
-# How many steps of SCALE_BITS reach the range from the smallest subnormal / the largest double.
-SMALL_STEPS, LARGE_STEPS = 34, 32
+SCALED_FROM, SCALED_TO = 2.0**-9, 2.0**23
 
 
 def with_normalised_email(column: str) -> Transform:
@@ -126,36 +125,38 @@ def double_text(value: Column) -> Column:
     """A double as text that is the same on every engine and tells every two doubles apart.
 
     Within `SAME_TEXT_RANGE` (and 0) it is the engine's own text, as row ids always had it;
-    outside, `<value * 2^k as text>p<-k>`; NaN and infinities by name.
+    outside, `<value * 2^(32n) as text>p<-32n>`; NaN and infinities by name.
     """
     magnitude = F.abs(value)
     low, high = SAME_TEXT_RANGE
-    # Below the range, the n-th step takes [2^(-9-32n), 2^(-9-32(n-1))) to [2^-9, 2^23);
-    # above it, [2^(23+32(n-1)), 2^(23+32n)) to the same interval.
-    # The last step takes what is left (its bound is no double).
-    below = F.when(magnitude >= 2.0 ** (-9 - SCALE_BITS), _scaled(value, 1))
-    for n in range(2, SMALL_STEPS):
-        below = below.when(magnitude >= 2.0 ** (-9 - SCALE_BITS * n), _scaled(value, n))
-    below = below.otherwise(_scaled(value, SMALL_STEPS))
-    above = F.when(magnitude < 2.0 ** (23 + SCALE_BITS), _scaled(value, -1))
-    for n in range(2, LARGE_STEPS):
-        above = above.when(magnitude < 2.0 ** (23 + SCALE_BITS * n), _scaled(value, -n))
-    above = above.otherwise(_scaled(value, -LARGE_STEPS))
+    # n puts magnitude * 2^(32n) in [2^-9, 2^23). log2 may miss by a hair at a power of two,
+    # not alike on both engines, so its estimate is corrected by exact comparisons.
+    estimate = F.ceil((F.lit(-9.0) - F.log2(magnitude)) / SCALE_BITS).cast("int")
+    estimated = _times_power_of_two(magnitude, estimate)
+    steps = (
+        F.when(estimated < SCALED_FROM, estimate + 1)
+        .when(estimated >= SCALED_TO, estimate - 1)
+        .otherwise(estimate)
+    )
+    scaled = F.concat(
+        _times_power_of_two(value, steps).cast("string"),
+        F.lit("p"),
+        (steps * -SCALE_BITS).cast("string"),
+    )
     return (
         F.when(F.isnan(value), F.lit("NaN"))
         .when(value == float("inf"), F.lit("Infinity"))
         .when(value == float("-inf"), F.lit("-Infinity"))
         .when((magnitude == 0) | ((magnitude >= low) & (magnitude < high)), value.cast("string"))
-        .when(magnitude < low, below)
-        .otherwise(above)
+        .otherwise(scaled)
     )
 
 
-def _scaled(value: Column, steps: int) -> Column:
-    """`value * 2^(32 * steps)` as text, tagged with the exponent that undoes it; multiplied
-    in two halves, as 2^(32 * 34) is no double."""
-    half = F.lit(2.0 ** (SCALE_BITS * steps // 2))
-    return F.concat((value * half * half).cast("string"), F.lit(f"p{-SCALE_BITS * steps}"))
+def _times_power_of_two(value: Column, steps: Column) -> Column:
+    """`value * 2^(32 * steps)`, exact: two halves, as 2^(32 * 34) is no double (pow of 2 and
+    an integer is exact on both engines)."""
+    half = F.pow(F.lit(2.0), steps * (SCALE_BITS // 2))
+    return value * half * half
 
 
 def trusted_customers(salt: str) -> Transform:
