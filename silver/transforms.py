@@ -73,7 +73,7 @@ def sanitize_customers(customers: DataFrame) -> DataFrame:
     """
     birth_day = F.col("birthDay").try_cast("date")
     last_update_day = F.to_date(F.timestamp_millis(F.col("lastUpdateDate")))
-    # [0-9], not \d: on the embedded engine \d is any Unicode digit (`٢`, `５`), on the JVM 0-9.
+    # [0-9], not \d: on the embedded engine \d is any Unicode digit (U+0662), on the JVM 0-9.
     real_birth_day = (
         F.col("birthDay").rlike(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
         & (birth_day >= F.lit(EARLIEST_BIRTH_DAY).cast("date"))

@@ -158,17 +158,19 @@ def test_bronze_parses_every_line_alike(
     on_both(
         spark,
         classic_spark,
-        lambda s: parsed(source)(s)
-        .transform(without_text_of_valid_records)
-        .transform(valid_records(fields))
-        .transform(with_ingestion(3, "run-1", AT)),
+        lambda s: (
+            parsed(source)(s)
+            .transform(without_text_of_valid_records)
+            .transform(valid_records(fields))
+            .transform(with_ingestion(3, "run-1", AT))
+        ),
     )
     explained = [("f.json", "c1", 1, "not JSON at all")]
 
     def quarantine(s: SparkSession) -> DataFrame:
         explanations = s.createDataFrame(
-            explained, "source_file STRING, source_checksum STRING, source_line INT, "
-            "explanation STRING"
+            explained,
+            "source_file STRING, source_checksum STRING, source_line INT, explanation STRING",
         )
         return (
             parsed(source)(s)
@@ -186,9 +188,11 @@ def reasons(spark: SparkSession, classic: SparkSession, *texts: str) -> list[tup
     _, rows = on_both(
         spark,
         classic,
-        lambda s: s.createDataFrame(lines, LINES_SCHEMA)
-        .transform(parse_records(FIELDS_BY_SOURCE["accelerometer"]))
-        .select("source_line", "_unreadable", "_reason"),
+        lambda s: (
+            s.createDataFrame(lines, LINES_SCHEMA)
+            .transform(parse_records(FIELDS_BY_SOURCE["accelerometer"]))
+            .select("source_line", "_unreadable", "_reason")
+        ),
     )
     return [eval(row) for row in rows]
 
@@ -222,15 +226,22 @@ def test_a_number_in_a_text_field_keeps_the_lines_digits(
     spark: SparkSession, classic_spark: SparkSession
 ) -> None:
     lines = [
-        ("f.json", "c1", 1, '{"email":"a@x.com","serialNumber":"s","lastUpdateDate":2,'
-         '"phone":1e-5}', None),
+        (
+            "f.json",
+            "c1",
+            1,
+            '{"email":"a@x.com","serialNumber":"s","lastUpdateDate":2,"phone":1e-5}',
+            None,
+        ),
     ]
     _, rows = on_both(
         spark,
         classic_spark,
-        lambda s: s.createDataFrame(lines, LINES_SCHEMA)
-        .transform(parse_records(FIELDS_BY_SOURCE["customer"]))
-        .select("phone"),
+        lambda s: (
+            s.createDataFrame(lines, LINES_SCHEMA)
+            .transform(parse_records(FIELDS_BY_SOURCE["customer"]))
+            .select("phone")
+        ),
     )
     assert rows == [repr(("1e-5",))]
 
@@ -249,8 +260,15 @@ def test_rescued_numbers_are_spelled_by_each_engine(
 ) -> None:
     """Known difference, left as it is: `_rescued_data` keeps unknown keys' values as the
     engine writes them back, and the engines spell a parsed number differently."""
-    lines = [("f.json", "c1", 1, '{"sensorReadingTime":1,"serialNumber":"s",'
-              '"distanceFromObject":1,"extra":1e-5}', None)]
+    lines = [
+        (
+            "f.json",
+            "c1",
+            1,
+            '{"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"extra":1e-5}',
+            None,
+        )
+    ]
 
     def rescued(s: SparkSession) -> Any:
         frame = s.createDataFrame(lines, LINES_SCHEMA)
@@ -283,27 +301,80 @@ def lineage(batch: int, line: int, file: str = "f.json") -> dict[str, Any]:
 
 CUSTOMERS = [
     # Latest record wins; ties by file, batch, line.
-    {"email": "A@x.com ", "serialNumber": "s1", "lastUpdateDate": 10, "phone": "801-555-1212",
-     "birthDay": "1980-02-03", "shareWithResearchAsOfDate": 100, **lineage(1, 1)},
-    {"email": "a@x.com", "serialNumber": "s1", "lastUpdateDate": 20, "phone": "٥٥٥١٢٣٤٥٦٧",
-     "birthDay": "١٩٨٠-٠٢-٠٣", "shareWithResearchAsOfDate": 100, **lineage(2, 1)},
-    {"email": "b@x.com", "serialNumber": "s1", "lastUpdateDate": 20, "phone": "５５５１２３４５６７",
-     "birthDay": "2100-01-01", "shareWithResearchAsOfDate": 50, **lineage(1, 2)},
-    {"email": "b@x.com", "serialNumber": "s2", "lastUpdateDate": 20, "phone": "1-801-555-1212",
-     "birthDay": "1899-12-31", "shareWithResearchAsOfDate": 50, **lineage(1, 3)},
-    {"email": "\u00a0c@x.com", "serialNumber": "s3", "lastUpdateDate": 5, "phone": None,
-     "birthDay": "1990-02-30", "shareWithResearchAsOfDate": None, **lineage(2, 2, "g.json")},
-    {"email": "d@x.com", "serialNumber": "s3", "lastUpdateDate": 1655564444000,
-     "birthDay": "2020-01-05", "shareWithResearchAsOfDate": 1, **lineage(2, 3, "g.json")},
+    {
+        "email": "A@x.com ",
+        "serialNumber": "s1",
+        "lastUpdateDate": 10,
+        "phone": "801-555-1212",
+        "birthDay": "1980-02-03",
+        "shareWithResearchAsOfDate": 100,
+        **lineage(1, 1),
+    },
+    {
+        "email": "a@x.com",
+        "serialNumber": "s1",
+        "lastUpdateDate": 20,
+        "phone": "\u0665\u0665\u0665\u0661\u0662\u0663\u0664\u0665\u0666\u0667",
+        "birthDay": "١٩٨٠-٠٢-٠٣",
+        "shareWithResearchAsOfDate": 100,
+        **lineage(2, 1),
+    },
+    {
+        "email": "b@x.com",
+        "serialNumber": "s1",
+        "lastUpdateDate": 20,
+        "phone": "\uff15\uff15\uff15\uff11\uff12\uff13\uff14\uff15\uff16\uff17",
+        "birthDay": "2100-01-01",
+        "shareWithResearchAsOfDate": 50,
+        **lineage(1, 2),
+    },
+    {
+        "email": "b@x.com",
+        "serialNumber": "s2",
+        "lastUpdateDate": 20,
+        "phone": "1-801-555-1212",
+        "birthDay": "1899-12-31",
+        "shareWithResearchAsOfDate": 50,
+        **lineage(1, 3),
+    },
+    {
+        "email": "\u00a0c@x.com",
+        "serialNumber": "s3",
+        "lastUpdateDate": 5,
+        "phone": None,
+        "birthDay": "1990-02-30",
+        "shareWithResearchAsOfDate": None,
+        **lineage(2, 2, "g.json"),
+    },
+    {
+        "email": "d@x.com",
+        "serialNumber": "s3",
+        "lastUpdateDate": 1655564444000,
+        "birthDay": "2020-01-05",
+        "shareWithResearchAsOfDate": 1,
+        **lineage(2, 3, "g.json"),
+    },
 ]
 READINGS = [
     {"user": "a@x.com", "timestamp": 100, "x": 1e-5, "y": 1e22, "z": -0.0, **lineage(1, 1)},
     {"user": "a@x.com", "timestamp": 100, "x": 1e-5, "y": 1e22, "z": -0.0, **lineage(2, 1)},
     {"user": "a@x.com", "timestamp": 99, "x": 0.1, "y": 0.2, "z": 0.3, **lineage(1, 2)},
-    {"user": "a@x.com", "timestamp": 200, "x": 5e-324, "y": 1.7976931348623157e308,
-     "z": 123.456, **lineage(2, 2)},
-    {"user": "b@x.com", "timestamp": 100, "x": 0.0, "y": 1e7, "z": 9999999.999999998,
-     **lineage(1, 3)},
+    {
+        "user": "a@x.com",
+        "timestamp": 200,
+        "x": 5e-324,
+        "y": 1.7976931348623157e308,
+        "z": 123.456,
+        **lineage(2, 2),
+    },
+    {
+        "user": "b@x.com",
+        "timestamp": 100,
+        "x": 0.0,
+        "y": 1e7,
+        "z": 9999999.999999998,
+        **lineage(1, 3),
+    },
     {"user": "d@x.com", "timestamp": 300, "x": 1.0, "y": 2.0, "z": 3.0, **lineage(2, 3)},
     {"user": "\u00a0C@x.com", "timestamp": 100, "x": 1.0, "y": 2.0, "z": 3.0, **lineage(2, 4)},
 ]
@@ -334,9 +405,7 @@ def landing(s: SparkSession) -> tuple[DataFrame, DataFrame, DataFrame]:
 def trusted(s: SparkSession) -> tuple[DataFrame, DataFrame, DataFrame]:
     customers, readings, steps = landing(s)
     customer_trusted = customers.transform(trusted_customers(SALT))
-    accelerometer = readings.transform(
-        trusted_accelerometer(customer_trusted, consent_cutoff=True)
-    )
+    accelerometer = readings.transform(trusted_accelerometer(customer_trusted, consent_cutoff=True))
     step_trainer = steps.transform(trusted_step_trainer(customer_trusted, accelerometer))
     return customer_trusted, accelerometer, step_trainer
 
