@@ -13,6 +13,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from lakehouse.core.identity import SPACE
+
 Transform = Callable[[DataFrame], DataFrame]
 
 
@@ -66,10 +68,24 @@ REPAIRED = "_repaired"
 UNREADABLE = "_unreadable"
 MALFORMED = "malformed JSON"
 # One @, something on each side, no spaces or JSON punctuation (surrounding spaces are kept
-# as delivered; matching people trims them).
-EMAIL_PATTERN = r"^\s*[^@\s\"{}\[\],:]+@[^@\s\"{}\[\],:]+\s*$"
+# as delivered; matching people trims them). Spaces are Unicode's (`SPACE`), spelled out: `\s`
+# means other characters on the JVM than on the embedded engine.
+EMAIL_PATTERN = rf"^[{SPACE}]*[^@{SPACE}\"{{}}\[\],:]+@[^@{SPACE}\"{{}}\[\],:]+[{SPACE}]*$"
 # Values a text field's JSON text has when the JSON value was not a string at all.
-NOT_A_STRING = r"^([{\[].*|true|false|-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?)$"
+# (`[\s\S]`, not `.`: the JVM's `.` also stops at U+2028 and other line ends.)
+NOT_A_STRING = r"^([{\[][\s\S]*|true|false|-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?)$"
+# JSON's own whitespace (RFC 8259), the only characters allowed around its tokens.
+JSON_SPACE = " \t\r\n"
+# Every `from_json` reads strictly: classic Spark otherwise takes bare NaN and Infinity, which
+# are not JSON (the embedded engine refuses the line; so does Spark with this).
+STRICT_JSON = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false"}
+# How classic Spark gives, as text, a number too large for a double (`1e400`, also nested):
+# the line is then refused, as the embedded engine refuses it. The exponent test keeps a
+# string that merely holds `"Infinity"` in quotes readable.
+OVERFLOWED = r'"-?Infinity"'
+HUGE_EXPONENT = r"[0-9][eE]\+?[0-9]{3}"
+# Text the JVM's double parser takes and the embedded engine's does not (`1d`, `2.5f`, hex).
+JVM_ONLY_DOUBLE = r"[0-9.][dDfF]|[xX]"
 
 
 def parse_records(fields: tuple[Field, ...]) -> Transform:
@@ -84,6 +100,7 @@ def parse_records(fields: tuple[Field, ...]) -> Transform:
     """
     keys = [f.name for f in fields] + [f.alias for f in fields if f.alias]
     text_schema = StructType([StructField(key, StringType()) for key in keys])
+    parsed_map = F.from_json("_json_text", "map<string,string>", STRICT_JSON)
 
     def transform(lines: DataFrame) -> DataFrame:
         keep = lines.columns
@@ -97,22 +114,38 @@ def parse_records(fields: tuple[Field, ...]) -> Transform:
         )
         # Renamed by position: `timestamp` and `timeStamp` differ only in case, which column
         # names do not tell apart.
+        maps = candidate.select(
+            *keep,
+            REPAIRED,
+            "_json_text",
+            parsed_map.alias("_map"),
+            F.from_json("_json_text", text_schema, STRICT_JSON).alias("_json"),
+        )
+        # A record is exactly one JSON object: classic Spark reads the first value of
+        # `{...} text` or `{...}{...}` and ignores the rest, the embedded engine refuses it.
+        whole = F.coalesce(_one_object(F.col("_json_text")), F.lit(False)) & ~F.coalesce(
+            _overflowed(F.col("_map"), F.col("_json_text")), F.lit(False)
+        )
         json = (
-            candidate.select(
+            maps.select(
                 *keep,
                 REPAIRED,
                 "_json_text",
+                "_map",
                 # Not json_object_keys: Sail's cluster mode cannot run it on its workers.
-                F.map_keys(F.from_json("_json_text", "map<string,string>")).alias("_keys"),
-                F.from_json("_json_text", text_schema).alias("_json"),
+                F.when(whole, F.map_keys("_map")).alias("_keys"),
+                F.when(whole, F.col("_json")).alias("_json"),
             )
-            .select(*keep, REPAIRED, "_json_text", "_keys", "_json.*")
-            .toDF(*keep, REPAIRED, "_json_text", "_keys", *[_key(key, keys) for key in keys])
+            .select(*keep, REPAIRED, "_json_text", "_map", "_keys", "_json.*")
+            .toDF(
+                *keep, REPAIRED, "_json_text", "_map", "_keys", *[_key(key, keys) for key in keys]
+            )
         )
         texts = json.select(
             *keep,
             REPAIRED,
             "_json_text",
+            "_map",
             "_keys",
             *[_text_value(f, keys).alias(_text(f)) for f in fields],
         )
@@ -120,17 +153,14 @@ def parse_records(fields: tuple[Field, ...]) -> Transform:
             *keep,
             REPAIRED,
             "_json_text",
+            "_map",
             "_keys",
             *[_text(f) for f in fields],
-            *[F.col(_text(f)).try_cast(f.type).alias(f.name) for f in fields],
+            *[_typed(f).alias(f.name) for f in fields],
         )
         rescued = F.when(
             F.exists("_keys", lambda k: ~k.isin(keys)),
-            F.to_json(
-                F.map_filter(
-                    F.from_json("_json_text", "map<string,string>"), lambda k, _: ~k.isin(keys)
-                )
-            ),
+            F.to_json(F.map_filter("_map", lambda k, _: ~k.isin(keys))),
         )
         no_field_read = F.coalesce(*[F.col(_text(f)) for f in fields]).isNull()
         blank = F.trim("line") == ""
@@ -189,6 +219,49 @@ def _problems(fields: tuple[Field, ...]) -> list[Column]:
     return problems
 
 
+def _one_object(text: Column) -> Column:
+    """Whether `text` is one JSON object and nothing more (NULL: not even one).
+
+    A record starts with `{` and ends with `}`. Only a line with a `}` before its last
+    character (a nested object, or a second value) is parsed again, wrapped twice: a second
+    value makes `[text]` an array of more than one element or invalid, and a `]` or `}` that
+    closes the wrapping early leaves the other wrapping invalid.
+    """
+    body = F.trim(text, F.lit(JSON_SPACE))
+    as_element = F.from_json(
+        F.concat(F.lit("["), text, F.lit("]")), "array<map<string,string>>", STRICT_JSON
+    )
+    as_member = F.from_json(
+        F.concat(F.lit('{"_":'), text, F.lit("}")), "_ map<string,string>", STRICT_JSON
+    )
+    alone = (F.size(as_element) == 1) & as_member["_"].isNotNull()
+    return (
+        F.when(~(body.startswith("{") & body.endswith("}")), F.lit(False))
+        .when(F.instr(body, "}") == F.length(body), F.lit(True))
+        .otherwise(alone)
+    )
+
+
+def _overflowed(parsed: Column, text: Column) -> Column:
+    """Whether a number in the line is too large for a double (see `OVERFLOWED`)."""
+    return F.exists(F.map_values(parsed), lambda value: value.rlike(OVERFLOWED)) & text.rlike(
+        HUGE_EXPONENT
+    )
+
+
+def _typed(field: Field) -> Column:
+    text = F.col(_text(field))
+    value = text.try_cast(field.type)
+    if field.type == "double":
+        return F.when(~text.rlike(JVM_ONLY_DOUBLE), value)
+    return value
+
+
+def _keyed_string(field: Field) -> str:
+    """A pattern for the field's key followed by a JSON string in the raw line."""
+    return rf'"{field.name}"[{JSON_SPACE}]*:[{JSON_SPACE}]*"'
+
+
 def _not_a_string(field: Field, text: Column) -> Column:
     """Whether a text field held a number, boolean, object or array in the JSON.
 
@@ -196,7 +269,7 @@ def _not_a_string(field: Field, text: Column) -> Column:
     on the first character keeps that look at the line rare.
     """
     suspicious = F.substring(text, 1, 1).isin("{", "[", "t", "f", "-", *"0123456789")
-    keyed_string = rf'"{field.name}"\s*:\s*"'
+    keyed_string = _keyed_string(field)
     return F.when(suspicious & text.rlike(NOT_A_STRING), ~F.col("_json_text").rlike(keyed_string))
 
 
@@ -208,7 +281,21 @@ def _text_value(field: Field, keys: list[str]) -> Column:
     value = F.col(_key(field.name, keys))
     if field.alias:
         value = F.coalesce(value, F.col(_key(field.alias, keys)))
+    if field.type == "string":
+        value = _number_as_delivered(field, value)
     return value
+
+
+def _number_as_delivered(field: Field, value: Column) -> Column:
+    """A number in a text field, as the line spells it.
+
+    The engines write a parsed number back as different text (`1.0E-5` on the JVM,
+    `0.00001` on the embedded engine); the line's own digits are the same on both.
+    """
+    number = rf'"{field.name}"[{JSON_SPACE}]*:[{JSON_SPACE}]*(-?[0-9][0-9.eE+-]*)'
+    delivered = F.regexp_extract(F.col("_json_text"), number, 1)
+    is_number = value.rlike(r"^-?[0-9]") & ~F.col("_json_text").rlike(_keyed_string(field))
+    return F.when(is_number & (delivered != ""), delivered).otherwise(value)
 
 
 def _key(key: str, keys: list[str]) -> str:

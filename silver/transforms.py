@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, FloatType
 
 from lakehouse.core.identity import email_identity
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
@@ -22,6 +23,13 @@ STEP_TRAINER_COLUMNS = STEP_TRAINER_TRUSTED.column_names
 CONSENT = "shareWithResearchAsOfDate"
 FIELD_SEPARATOR = "\u001f"
 EARLIEST_BIRTH_DAY = "1900-01-01"
+# Doubles in this range are written as the same text by classic Spark and the embedded engine
+# (the same shortest digits, seen on 300,000 values); outside it the JVM writes `1.0E-5` where
+# the embedded engine writes `0.00001`. A value outside is scaled into [2^-9, 2^23), a part of
+# the range, by a power of two 2^(32n) (exact: only the exponent changes) and written `<text>p<k>`.
+SAME_TEXT_RANGE = (1e-3, 1e7)
+SCALE_BITS = 32
+SCALED_FROM, SCALED_TO = 2.0**-9, 2.0**23
 
 
 def with_normalised_email(column: str) -> Transform:
@@ -65,12 +73,13 @@ def sanitize_customers(customers: DataFrame) -> DataFrame:
     """
     birth_day = F.col("birthDay").try_cast("date")
     last_update_day = F.to_date(F.timestamp_millis(F.col("lastUpdateDate")))
+    # [0-9], not \d: on the embedded engine \d is any Unicode digit (U+0662), on the JVM 0-9.
     real_birth_day = (
-        F.col("birthDay").rlike(r"^\d{4}-\d{2}-\d{2}$")
+        F.col("birthDay").rlike(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
         & (birth_day >= F.lit(EARLIEST_BIRTH_DAY).cast("date"))
         & (birth_day <= last_update_day)
     )
-    digits = F.regexp_replace("phone", r"\D", "")
+    digits = F.regexp_replace("phone", r"[^0-9]", "")
     return customers.withColumns(
         {
             "birthDay": F.when(real_birth_day, birth_day),
@@ -93,13 +102,61 @@ def pseudonym(salt: str, value: Column) -> Column:
 
 
 def with_row_id(name: str, columns: tuple[str, ...]) -> Transform:
-    """Add a key for rows without one: a SHA-256 of their business fields."""
+    """Add a key for rows without one: a SHA-256 of their business fields.
+
+    Each field is hashed as text that every engine writes alike (see `double_text`).
+    """
 
     def transform(df: DataFrame) -> DataFrame:
-        fields = [F.coalesce(F.col(c).cast("string"), F.lit("\u0000")) for c in columns]
+        types = {field.name: field.dataType for field in df.schema.fields}
+        texts = [
+            double_text(F.col(c))
+            if isinstance(types.get(c), DoubleType | FloatType)
+            else F.col(c).cast("string")
+            for c in columns
+        ]
+        fields = [F.coalesce(text, F.lit("\u0000")) for text in texts]
         return df.withColumn(name, F.sha2(F.concat_ws(FIELD_SEPARATOR, *fields), 256))
 
     return transform
+
+
+def double_text(value: Column) -> Column:
+    """A double as text that is the same on every engine and tells every two doubles apart.
+
+    Within `SAME_TEXT_RANGE` (and 0) it is the engine's own text, as row ids always had it;
+    outside, `<value * 2^(32n) as text>p<-32n>`; NaN and infinities by name.
+    """
+    magnitude = F.abs(value)
+    low, high = SAME_TEXT_RANGE
+    # n puts magnitude * 2^(32n) in [2^-9, 2^23). log2 may miss by a hair at a power of two,
+    # not alike on both engines, so its estimate is corrected by exact comparisons.
+    estimate = F.ceil((F.lit(-9.0) - F.log2(magnitude)) / SCALE_BITS).cast("int")
+    estimated = _times_power_of_two(magnitude, estimate)
+    steps = (
+        F.when(estimated < SCALED_FROM, estimate + 1)
+        .when(estimated >= SCALED_TO, estimate - 1)
+        .otherwise(estimate)
+    )
+    scaled = F.concat(
+        _times_power_of_two(value, steps).cast("string"),
+        F.lit("p"),
+        (steps * -SCALE_BITS).cast("string"),
+    )
+    return (
+        F.when(F.isnan(value), F.lit("NaN"))
+        .when(value == float("inf"), F.lit("Infinity"))
+        .when(value == float("-inf"), F.lit("-Infinity"))
+        .when((magnitude == 0) | ((magnitude >= low) & (magnitude < high)), value.cast("string"))
+        .otherwise(scaled)
+    )
+
+
+def _times_power_of_two(value: Column, steps: Column) -> Column:
+    """`value * 2^(32 * steps)`, exact: two halves, as 2^(32 * 34) is no double (pow of 2 and
+    an integer is exact on both engines)."""
+    half = F.pow(F.lit(2.0), steps * (SCALE_BITS // 2))
+    return value * half * half
 
 
 def trusted_customers(salt: str) -> Transform:

@@ -19,8 +19,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.core.config import Config, load_config
-from lakehouse.core.engine import open_session
-from tests.helpers import s3_config
+from lakehouse.core.engine import DELTA_SPARK_CONF, open_session, spark_properties
+from tests.helpers import on_classic_spark, s3_config
 
 # One known salt for every test, in process and in subprocesses, so tests can compute the
 # expected pseudonyms; `test_secrets` covers the default (`auto`, a per-warehouse secret).
@@ -31,6 +31,39 @@ os.environ.setdefault("LAKEHOUSE_PSEUDONYM_SALT", "tests-only-salt")
 def spark() -> Iterator[SparkSession]:
     with open_session(load_config()) as session:
         yield session
+
+
+# Test-only properties of the classic session: no web UI or progress bar, and few shuffle
+# partitions for tiny frames (none changes a result).
+CLASSIC_TEST_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+}
+
+
+@pytest.fixture(scope="session")
+def classic_spark() -> Iterator[SparkSession]:
+    """Apache Spark on the JVM (local[1], pyspark's own jars), started once and only for the
+    tests that ask for it, with the properties `engine=spark` builds minus Delta's (its jars
+    come from Maven, which this machine cannot reach). Use it inside `on_classic_spark()`."""
+    properties = spark_properties(load_config(["engine=spark"]))
+    without_delta = {
+        key: value
+        for key, value in properties.items()
+        if key not in DELTA_SPARK_CONF and not key.startswith("spark.jars")
+    }
+    with on_classic_spark():
+        builder = SparkSession.builder.master("local[1]").appName("parity")
+        for key, value in {**without_delta, **CLASSIC_TEST_CONF}.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        with on_classic_spark():
+            session.stop()
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ Test modules import helpers from here, never from each other.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,47 @@ def rows(df: DataFrame, *columns: str) -> list[tuple[Any, ...]]:
     """The frame's rows as sorted tuples (order-insensitive comparison)."""
     selected = df.select(*columns) if columns else df
     return sorted(tuple(row) for row in selected.collect())
+
+
+# --- Two engines in one process ---------------------------------------------------------------
+
+CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
+
+
+@contextmanager
+def on_classic_spark() -> Iterator[None]:
+    """Build and run classic Spark frames here.
+
+    PySpark makes Connect columns (for the embedded engine) while this variable is set, which
+    the embedded engine's session does, and classic ones otherwise; every `F.col` is made for
+    one kind of session.
+    """
+    saved = os.environ.pop(CONNECT_MODE, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[CONNECT_MODE] = saved
+
+
+def frame(df: DataFrame) -> tuple[list[tuple[str, str]], list[str]]:
+    """A frame as comparable values: its columns and types, and its rows sorted (each as its
+    repr, so NULLs sort and NaN equals NaN)."""
+    return df.dtypes, sorted(repr(tuple(row)) for row in df.collect())
+
+
+def on_both(
+    spark: SparkSession, classic: SparkSession, build: Callable[[SparkSession], DataFrame]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """`build`'s frame on the embedded engine and on classic Spark: asserts they are the same
+    (columns, types and rows) and returns it."""
+    embedded = frame(build(spark))
+    with on_classic_spark():
+        jvm = frame(build(classic))
+    assert embedded[0] == jvm[0], "the engines give different columns or types"
+    missing, extra = sorted(set(embedded[1]) - set(jvm[1])), sorted(set(jvm[1]) - set(embedded[1]))
+    assert embedded[1] == jvm[1], f"only on the embedded engine: {missing}; only on Spark: {extra}"
+    return embedded
 
 
 def versions(config: Config) -> dict[str, int | None]:

@@ -25,6 +25,10 @@ WHITESPACE = (
     + "".join(chr(code) for code in range(0x2000, 0x200B))
     + "\u2028\u2029\u202f\u205f\u3000"
 )
+# The same characters for a regular expression's character class (`[^@{SPACE}]`). Patterns say
+# this, never `\s`: `\s` is ASCII whitespace on the JVM (classic Spark) but Unicode's on the
+# embedded engine, so `a\u00a0b@x.com` would be an email on one engine and not on the other.
+SPACE = WHITESPACE
 
 
 def normalised_email(email: str) -> str:

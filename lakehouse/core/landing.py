@@ -221,8 +221,9 @@ def _engine_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
     ]
     # Drop the final newline first: filtering exploded lines on their position is far slower.
     # Line ends (LF or CRLF) are matched once per file, not once per line.
+    # `\z`, not `$`: on the JVM `$` also matches before a final U+2028 or U+0085.
     whole = balanced_union(texts).select(
-        "source_file", "source_checksum", F.regexp_replace("value", "\r?\n$", "").alias("value")
+        "source_file", "source_checksum", F.regexp_replace("value", "\r?\n\\z", "").alias("value")
     )
     return (
         whole.where(F.col("value") != "")  # an empty file has no lines

@@ -17,13 +17,14 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.core.identity import digest_of
+from lakehouse.core.identity import SPACE, digest_of
 
 # Emails inside a raw line that did not parse: read as bronze's EMAIL_PATTERN reads one (which
 # allows `'`, `;`, `(` ...), and read again stopping at such punctuation (`user=a@x.com;x=1`).
+# Spaces are spelled out (`SPACE`): `\s` means other characters on the JVM than on Sail.
 EMAIL_IN_TEXT = (
-    r"[^@\s\"{}\[\],:]+@[^@\s\"{}\[\],:]+",
-    r"[^@\s\"'{}\[\],:;<>()=]+@[^@\s\"'{}\[\],:;<>()=]+",
+    rf"[^@{SPACE}\"{{}}\[\],:]+@[^@{SPACE}\"{{}}\[\],:]+",
+    rf"[^@{SPACE}\"'{{}}\[\],:;<>()=]+@[^@{SPACE}\"'{{}}\[\],:;<>()=]+",
 )
 Transform = Callable[[DataFrame], DataFrame]
 
