@@ -3,6 +3,7 @@ the checkout, runs generate, run, sql and history with the configuration it carr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -86,6 +87,16 @@ def test_the_installed_wheel_runs_away_from_the_checkout(
     assert counted[0] == "n" and int(counted[1]) > 0
     history = run([lakehouse, "history", "silver.customer_trusted"], tmp_path, env).stdout
     assert "WRITE" in history or "MERGE" in history
+    # The data-quality rules ship beside the DDL files: every silver and gold table has some.
+    tested = json.loads(run([lakehouse, "test", "--format", "json"], tmp_path, env).stdout)
+    assert tested["passed"] is True
+    assert {rule["table"] for rule in tested["rules"]} == {
+        "silver.customer_trusted",
+        "silver.accelerometer_trusted",
+        "silver.step_trainer_trusted",
+        "gold.customer_curated",
+        "gold.machine_learning_curated",
+    }
     # Its default paths are relative to where it runs, not to where it was built or installed,
     # for the CLI and for the notebooks' helper alike.
     assert (tmp_path / "data" / "warehouse" / "gold" / "machine_learning_curated").is_dir()
