@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
-from lakehouse.app.pipeline import run_pipeline
-from lakehouse.core.catalog import TableSpec
+from lakehouse.app.pipeline import LAYERS, run_pipeline
+from lakehouse.core.catalog import TableSpec, table_location
 from lakehouse.core.config import Config, load_config
 from lakehouse.core.delta_log import table_version
 from silver.transforms import trusted_accelerometer, trusted_customers, trusted_step_trainer
@@ -369,3 +370,12 @@ def two_batch_lake(spark: SparkSession, salt: str) -> Lake:
     return Lake(
         customers, phone, steps, customer_trusted, accelerometer_trusted, step_trainer_trusted
     )
+
+
+def layer_table_rows(warehouse: Path) -> dict[str, int]:
+    """Rows of every table the pipeline's layers write, read from the Delta logs (no engine)."""
+    names = [job.table for jobs in LAYERS.values() for job in jobs]
+    return {
+        name: DeltaTable(table_location(str(warehouse), name)).to_pyarrow_table().num_rows
+        for name in names
+    }
