@@ -42,13 +42,11 @@ def test_one_asset_per_table_grouped_and_chained_as_the_layers(assets: ModuleTyp
         (spec,) = definition.specs
         found[spec.key] = (spec.group_name, {dep.asset_key for dep in spec.deps})
         assert definition.op.retry_policy == assets.BUSY_RETRY
-    expected = {}
-    before: set[AssetKey] = set()
-    for layer, jobs in LAYERS.items():
-        # The layer before, and the same layer's earlier tables (which later ones read).
-        for i, job in enumerate(jobs):
-            expected[key(job.table)] = (layer, before | {key(j.table) for j in jobs[:i]})
-        before = {key(job.table) for job in jobs}
+    expected = {
+        key(job.table): (layer, {key(table) for table in job.upstream})
+        for layer, jobs in LAYERS.items()
+        for job in jobs
+    }
     assert found == expected
     # Spelt out for one table, so the rule above cannot drift from what the pipeline needs.
     accelerometer = found[key("silver.accelerometer_trusted")][1]

@@ -1,8 +1,7 @@
-"""Dagster assets: one per lakehouse table, grouped by layer; every silver table depends on the
-bronze tables and every gold table on the silver ones (`lakehouse.app.pipeline.LAYERS`). Within
-a layer, a table also depends on the tables listed before it: the pipeline builds a layer in
-that order and later tables read earlier ones (`silver.accelerometer_trusted` joins
-`silver.customer_trusted` for consent), which Dagster would otherwise run in any order.
+"""Dagster assets: one per lakehouse table, grouped by layer (`lakehouse.app.pipeline.LAYERS`),
+each depending on the tables its job reads (`TableJob.upstream`, the graph `lakehouse run`'s
+selectors follow): silver on bronze, gold on silver, and within a layer on the tables it
+joins (`silver.accelerometer_trusted` on `silver.customer_trusted` for consent).
 
 Materialising an asset runs `lakehouse run <table>` in the step's process (the same command,
 exit statuses and run log as the CLI), so the project is installed beside Dagster:
@@ -106,15 +105,8 @@ def table_asset(
 
 
 def layer_assets() -> list[AssetsDefinition]:
-    """Every table's asset: after all tables of the layer before, and after the tables before
-    it in its own layer (the order `lakehouse run` builds them in)."""
-    assets: list[AssetsDefinition] = []
-    before: list[str] = []
-    for jobs in LAYERS.values():
-        tables = [job.table for job in jobs]
-        assets.extend(table_asset(table, before + tables[:i]) for i, table in enumerate(tables))
-        before = tables
-    return assets
+    """Every table's asset, after the tables its job reads."""
+    return [table_asset(job.table, job.upstream) for jobs in LAYERS.values() for job in jobs]
 
 
 ASSETS = layer_assets()
