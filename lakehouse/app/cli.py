@@ -449,14 +449,14 @@ def _report_run(
     notes = [note for result in results for note in result.notes]
     rules = [_rule_row(o) for o in outcomes if not o.passed or args.test]
     if args.format == "json":
-        tables = [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in summary_rows(results)]
+        tables = _records(SUMMARY_COLUMNS, summary_rows(results))
         report = {
             "run_id": run_id,
             "status": status,
             "seconds": round(seconds, 1),
             "up_to_date": status == "succeeded" and up_to_date(results),
             "tables": tables,
-            "rules": [dict(zip(RULE_COLUMNS, row, strict=True)) for row in rules],
+            "rules": _records(RULE_COLUMNS, rules),
             "notes": notes,
         }
         print(json.dumps(report, default=_json_value))
@@ -521,7 +521,7 @@ def cmd_test(args: argparse.Namespace, config: Config) -> int:
         report = {
             "as_of": label,
             "passed": not failing,
-            "rules": [dict(zip(RULE_COLUMNS, row, strict=True)) for row in rows],
+            "rules": _records(RULE_COLUMNS, rows),
         }
         print(json.dumps(report, default=_json_value))
     else:
@@ -558,8 +558,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             "checked_at": now,
             "max_source_age_hours": limit or None,
             "stale_sources": stale,
-            "sources": [dict(zip(SOURCE_COLUMNS, row, strict=True)) for row in source_rows],
-            "tables": [dict(zip(TABLE_STATUS_COLUMNS, row, strict=True)) for row in table_rows],
+            "sources": _records(SOURCE_COLUMNS, source_rows),
+            "tables": _records(TABLE_STATUS_COLUMNS, table_rows),
         }
         print(json.dumps(report, default=_json_value))
     else:
@@ -588,8 +588,13 @@ def _json_value(value: object) -> object:
     return str(value)
 
 
+def _records(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> list[dict[str, object]]:
+    """Rows as JSON objects keyed by the listing's column names (the documented keys)."""
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
 def _print_json(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=_json_value))
+    print(json.dumps(_records(columns, rows), default=_json_value))
 
 
 def cmd_generate(args: argparse.Namespace, config: Config) -> int:

@@ -292,23 +292,23 @@ def run_jobs(
     """
     failures: list[RuleFailed] = []
     stopped: set[str] = set()
+
+    def not_built(table: str, note: str) -> None:
+        stopped.add(table)
+        version = table_version(table_location(ctx.warehouse, table))
+        results.append(TableResult(table, 0, 0, 0, 0, 0, version, version, (note,)))
+
     for job in jobs:
-        blocked = sorted(upstream_of({job.table}) & stopped)
+        blocked = ", ".join(sorted(upstream_of({job.table}) & stopped))
         if blocked:
-            progress.skip(job.table, f"built from {', '.join(blocked)}")
-            stopped.add(job.table)
-            version = table_version(table_location(ctx.warehouse, job.table))
-            note = f"{job.table} skipped: built from {', '.join(blocked)}, stopped by its rules"
-            results.append(TableResult(job.table, 0, 0, 0, 0, 0, version, version, (note,)))
+            progress.skip(job.table, f"built from {blocked}")
+            not_built(job.table, f"{job.table} skipped: built from {blocked}, stopped by its rules")
             continue
         try:
             with progress.step(job.table):
                 results.extend(job.run(ctx))
         except RuleFailed as failure:
             failures.append(failure)
-            stopped.add(job.table)
-            version = table_version(table_location(ctx.warehouse, job.table))
-            note = f"{job.table} not committed: {failure}"
-            results.append(TableResult(job.table, 0, 0, 0, 0, 0, version, version, (note,)))
+            not_built(job.table, f"{job.table} not committed: {failure}")
     if failures:
         raise RulesFailed(failures, results)
