@@ -63,6 +63,13 @@ def open_session(config: Config) -> Iterator[SparkSession]:
     which is prepared before the engine starts and restored when the session ends.
     """
     with prepared_environment(config, sail_environment(config.engine)):
+        if config.engine.name in (EngineName.sail, EngineName.connect):
+            # gRPC's fork handlers (grpcio 1.80 and later, grpc/grpc#43055) kill some child
+            # processes forked while the Connect client is busy, before they run their program:
+            # 6 of 300 `Popen(..., preexec_fn=...)` here, as PySpark launches a JVM or a notebook
+            # a tool. Nothing here uses gRPC in a forked child, so the handlers are turned off
+            # before the first channel reads the setting.
+            os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
         if config.engine.name == EngineName.sail:
             with _sail_session() as spark:
                 yield spark

@@ -13,6 +13,7 @@ still there, and a run whose files were vacuumed is refused in one clear line.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 from deltalake import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.app.cli import main
@@ -322,6 +323,40 @@ def test_consent_audit_passes_as_of_every_retained_run(
                 f"as of {point.run_id} (step {point.step}): exit {code}: {_last(out + err)}"
             )
     assert not wrong, "\n".join(wrong)
+
+
+def test_rules_pass_as_of_past_runs_and_every_run_recorded_its_rule_results(
+    spark: SparkSession, season: Season, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    points = retained(season)
+    rng = random.Random(SEED + 2)
+    wrong = []
+    chosen = {p.step: p for p in (points[0], points[-1], *rng.sample(points, 2))}
+    for point in sorted(chosen.values(), key=lambda p: p.step):
+        code, out, err = cli(
+            "test", "--as-of", point.run_id, "--format", "json", *overrides(season.config)
+        )
+        report = json.loads(out) if code in (0, 1) else {}
+        if code != 0 or not report["passed"] or len(report["rules"]) < 10:
+            wrong.append(f"as of {point.run_id} (step {point.step}): exit {code}: {_last(err)}")
+    assert not wrong, "\n".join(wrong)
+    # Every commit a scheduled run made to a table with rules was judged, its results kept
+    # (restores and erasures are not runs of the rules).
+    warehouse = Path(season.config.paths.warehouse)
+
+    def ops(name: str) -> DataFrame:
+        return spark.read.format("delta").load(str(warehouse / "ops" / name))
+
+    runs = ops("runs").where(F.col("command") == "run").select("run_id").distinct()
+    committed = (
+        ops("run_tables")
+        .join(runs, "run_id", "left_semi")
+        .where(F.col("table_name").startswith("silver.") | F.col("table_name").startswith("gold."))
+        .where(~F.col("version_after").eqNullSafe(F.col("version_before")))
+    )
+    unjudged = committed.join(ops("rule_results"), ["run_id", "table_name"], "left_anti")
+    assert committed.count() > 50, "too few commits to prove anything"
+    assert unjudged.count() == 0, unjudged.select("run_id", "table_name").take(3)
 
 
 def test_a_vacuumed_run_is_refused_in_one_clear_line(

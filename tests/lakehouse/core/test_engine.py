@@ -3,6 +3,10 @@ the embedded engine, and the log operations each engine uses."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,6 +106,28 @@ def test_offline_clusters_use_the_listed_jars_instead_of_maven() -> None:
 
 def test_embedded_session_speaks_spark_sql(spark: SparkSession) -> None:
     assert spark.sql("SELECT 1 + 1 AS two").first()[0] == 2  # type: ignore[index]
+
+
+def test_child_processes_start_while_the_embedded_engine_is_busy(spark: SparkSession) -> None:
+    # A fork with gRPC's fork handlers on killed about 2% of such children before they ran
+    # their program (PySpark's JVM launch among them: `preexec_fn` forks); see `open_session`.
+    busy = threading.Event()
+
+    def queries() -> None:
+        while not busy.is_set():
+            spark.range(100).count()
+
+    worker = threading.Thread(target=queries)
+    worker.start()
+    try:
+        statuses = Counter(
+            subprocess.Popen(["true"], stdin=subprocess.PIPE, preexec_fn=os.getpid).wait()
+            for _ in range(300)
+        )
+    finally:
+        busy.set()
+        worker.join()
+    assert statuses == {0: 300}, f"children's exit statuses: {dict(statuses)}"
 
 
 def test_an_existing_session_is_used_as_it_is(monkeypatch) -> None:  # type: ignore[no-untyped-def]
