@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from lakehouse.core.boto import aws_session
 from lakehouse.core.config import CatalogKind, Config, EngineName, StorageKind
 
 GLUE_CATALOG = "glue"
@@ -69,7 +70,5 @@ def aws_credentials() -> Any:
     Environment keys, shared profiles (AWS_PROFILE), SSO, web identity and instance roles are
     all resolved by boto3, which also refreshes temporary credentials.
     """
-    import boto3  # the aws extra: only S3 warehouses get here
-
-    credentials = boto3.session.Session().get_credentials()
+    credentials = aws_session().get_credentials()
     return credentials.get_frozen_credentials() if credentials is not None else None

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 
 from lakehouse.core.aws import aws_credentials
@@ -60,9 +61,10 @@ def storage_options(location: str) -> dict[str, str] | None:
 
 def table_version(location: str) -> int | None:
     """The table's latest version, or None when no table exists there."""
-    if not is_delta_table(location):
+    try:  # one read of the log, not an is_deltatable() check and then a second
+        return int(delta_table(location).version())
+    except TableNotFoundError:
         return None
-    return int(delta_table(location).version())
 
 
 def drop_checkpoint_hint(location: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql.types import DataType, StructType
 
+from lakehouse.core.boto import aws_client
 from lakehouse.core.config import CatalogConfig, ConfigError
 
 # What Athena and Glue crawlers put on a native Delta Lake table (no symlink manifest).
@@ -128,11 +129,7 @@ def register_tables(catalog: CatalogConfig, tables: list[CatalogTable]) -> dict[
 
 def glue_client(catalog: CatalogConfig) -> Any:
     # The endpoint is passed explicitly: AWS_ENDPOINT_URL may point at an S3-compatible store.
-    import boto3  # the aws extra: only catalog=glue gets here
-
-    return boto3.session.Session().client(
-        "glue", region_name=catalog.region, endpoint_url=catalog.endpoint_url or None
-    )
+    return aws_client("glue", region_name=catalog.region, endpoint_url=catalog.endpoint_url or None)
 
 
 def table_input(table: CatalogTable) -> dict[str, Any]:

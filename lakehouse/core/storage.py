@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lakehouse.core.boto import aws_client
+
 S3_SCHEME = "s3://"
 _CHUNK = 1 << 20
 # Object metadata `land` records, so a later `land` can recognise unchanged files.
@@ -239,11 +241,8 @@ def split_s3(uri: str, *, as_folder: bool = False) -> tuple[str, str]:
 
 
 def s3_client() -> Any:
-    # A new client each time: the region and endpoint are read from the environment, which a
-    # test or notebook may point at another store between calls. Clients are cheap to make.
-    import boto3  # the aws extra: only S3 paths get here
-
-    return boto3.session.Session().client("s3")
+    # The region and endpoint come from the environment (see `aws_client`).
+    return aws_client("s3")
 
 
 def _pages(bucket: str, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
