@@ -71,6 +71,7 @@ def test_a_failing_rule_stops_its_table_and_what_is_built_from_it(
     )
 
 
+@pytest.mark.slow  # several runs
 def test_a_drop_rule_quarantines_rows_relaxing_it_brings_them_back_and_erasure_finds_them(
     spark: SparkSession,
     make_config,
@@ -208,6 +209,7 @@ def test_selectors_follow_the_tables_dependencies() -> None:
         full_refresh_tables("bronze")
 
 
+@pytest.mark.slow  # several runs
 def test_full_refresh_rebuilds_up_to_date_says_so_and_quiet_is_quiet(
     spark: SparkSession,
     make_config,

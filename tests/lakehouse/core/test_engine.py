@@ -108,6 +108,7 @@ def test_embedded_session_speaks_spark_sql(spark: SparkSession) -> None:
     assert spark.sql("SELECT 1 + 1 AS two").first()[0] == 2  # type: ignore[index]
 
 
+@pytest.mark.slow  # 300 forks of a large process
 def test_child_processes_start_while_the_embedded_engine_is_busy(spark: SparkSession) -> None:
     # A fork with gRPC's fork handlers on killed about 2% of such children before they ran
     # their program (PySpark's JVM launch among them: `preexec_fn` forks); see `open_session`.
