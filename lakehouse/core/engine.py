@@ -66,9 +66,9 @@ def open_session(config: Config) -> Iterator[SparkSession]:
         if config.engine.name in (EngineName.sail, EngineName.connect):
             # gRPC's fork handlers (grpcio 1.80 and later, grpc/grpc#43055) kill some child
             # processes forked while the Connect client is busy, before they run their program:
-            # 6 of 300 `Popen(..., preexec_fn=...)` here, as PySpark launches a JVM or a notebook
-            # a tool. Nothing here uses gRPC in a forked child, so the handlers are turned off
-            # before the first channel reads the setting.
+            # 4-6 of 300 `Popen(..., preexec_fn=...)` here, the way PySpark launches its JVM.
+            # Nothing here uses gRPC in a forked child, so the handlers are turned off before
+            # the first channel reads the setting.
             os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
         if config.engine.name == EngineName.sail:
             with _sail_session() as spark:

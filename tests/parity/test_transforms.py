@@ -136,15 +136,21 @@ LINES = {
 }
 
 
+def numbered(texts: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Landing lines of one file, numbered from 1."""
+    return [("f.json", "c1", n, t, None) for n, t in enumerate(texts, 1)]
+
+
 def lines_of(source: str) -> list[tuple[Any, ...]]:
-    texts = (*LINES[source], *COMMON_LINES)
-    rows: list[tuple[Any, ...]] = [("f.json", "c1", n, t, None) for n, t in enumerate(texts, 1)]
+    rows = numbered((*LINES[source], *COMMON_LINES))
     rows.append(("f.json", "c1", len(rows) + 1, None, "invalid UTF-8 at byte 3"))
     return rows
 
 
-def parsed(source: str) -> Build:
-    return lambda s: s.createDataFrame(lines_of(source), LINES_SCHEMA).transform(
+def parsed(source: str, lines: list[tuple[Any, ...]] | None = None) -> Build:
+    """`parse_records` of `lines` (by default every kind of line) as a `source`'s."""
+    rows = lines_of(source) if lines is None else lines
+    return lambda s: s.createDataFrame(rows, LINES_SCHEMA).transform(
         parse_records(FIELDS_BY_SOURCE[source])
     )
 
@@ -182,19 +188,19 @@ def test_bronze_parses_every_line_alike(
     on_both(spark, classic_spark, quarantine)
 
 
+def parsed_columns(
+    spark: SparkSession, classic: SparkSession, source: str, texts: tuple[str, ...], *columns: str
+) -> list[tuple[Any, ...]]:
+    """`columns` of `source` lines as `parse_records` reads them, the same on both engines."""
+    build = parsed(source, numbered(texts))
+    _, rows = on_both(spark, classic, lambda s: build(s).select(*columns))
+    return [eval(row) for row in rows]
+
+
 def reasons(spark: SparkSession, classic: SparkSession, *texts: str) -> list[tuple[Any, ...]]:
     """(line, unreadable, reason) of accelerometer lines, the same on both engines."""
-    lines = [("f.json", "c1", n, t, None) for n, t in enumerate(texts, 1)]
-    _, rows = on_both(
-        spark,
-        classic,
-        lambda s: (
-            s.createDataFrame(lines, LINES_SCHEMA)
-            .transform(parse_records(FIELDS_BY_SOURCE["accelerometer"]))
-            .select("source_line", "_unreadable", "_reason")
-        ),
-    )
-    return [eval(row) for row in rows]
+    columns = ("source_line", "_unreadable", "_reason")
+    return parsed_columns(spark, classic, "accelerometer", texts, *columns)
 
 
 def test_lines_classic_spark_used_to_accept_are_refused_on_both(
@@ -225,25 +231,8 @@ def test_jvm_only_double_text_is_not_a_double(
 def test_a_number_in_a_text_field_keeps_the_lines_digits(
     spark: SparkSession, classic_spark: SparkSession
 ) -> None:
-    lines = [
-        (
-            "f.json",
-            "c1",
-            1,
-            '{"email":"a@x.com","serialNumber":"s","lastUpdateDate":2,"phone":1e-5}',
-            None,
-        ),
-    ]
-    _, rows = on_both(
-        spark,
-        classic_spark,
-        lambda s: (
-            s.createDataFrame(lines, LINES_SCHEMA)
-            .transform(parse_records(FIELDS_BY_SOURCE["customer"]))
-            .select("phone")
-        ),
-    )
-    assert rows == [repr(("1e-5",))]
+    line = '{"email":"a@x.com","serialNumber":"s","lastUpdateDate":2,"phone":1e-5}'
+    assert parsed_columns(spark, classic_spark, "customer", (line,), "phone") == [("1e-5",)]
 
 
 def test_unicode_spaces_inside_an_email_are_refused_on_both(

@@ -212,6 +212,11 @@ def retained(season: Season) -> list[Checkpoint]:
     ]
 
 
+def ops_table(spark: SparkSession, season: Season, name: str) -> DataFrame:
+    """The season warehouse's `ops.<name>` table, read from its folder."""
+    return spark.read.format("delta").load(f"{season.config.paths.warehouse}/ops/{name}")
+
+
 @pytest.fixture
 def cli(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
@@ -236,7 +241,7 @@ def test_every_scheduled_run_ended_with_the_oracle_tables(
     # The fixture compared the tables after every run; here: the calendar did what it claims.
     assert season.runs >= 40
     warehouse = Path(season.config.paths.warehouse)
-    runs = spark.read.format("delta").load(str(warehouse / "ops" / "runs"))
+    runs = ops_table(spark, season, "runs")
     statuses = Counter(row[0] for row in runs.select("status").collect())
     assert statuses["interrupted"] == 2, statuses  # the killed run and the Ctrl-C
     assert statuses["failed"] == 0, statuses
@@ -342,19 +347,21 @@ def test_rules_pass_as_of_past_runs_and_every_run_recorded_its_rule_results(
     assert not wrong, "\n".join(wrong)
     # Every commit a scheduled run made to a table with rules was judged, its results kept
     # (restores and erasures are not runs of the rules).
-    warehouse = Path(season.config.paths.warehouse)
-
-    def ops(name: str) -> DataFrame:
-        return spark.read.format("delta").load(str(warehouse / "ops" / name))
-
-    runs = ops("runs").where(F.col("command") == "run").select("run_id").distinct()
+    runs = (
+        ops_table(spark, season, "runs")
+        .where(F.col("command") == "run")
+        .select("run_id")
+        .distinct()
+    )
     committed = (
-        ops("run_tables")
+        ops_table(spark, season, "run_tables")
         .join(runs, "run_id", "left_semi")
         .where(F.col("table_name").startswith("silver.") | F.col("table_name").startswith("gold."))
         .where(~F.col("version_after").eqNullSafe(F.col("version_before")))
     )
-    unjudged = committed.join(ops("rule_results"), ["run_id", "table_name"], "left_anti")
+    unjudged = committed.join(
+        ops_table(spark, season, "rule_results"), ["run_id", "table_name"], "left_anti"
+    )
     assert committed.count() > 50, "too few commits to prove anything"
     assert unjudged.count() == 0, unjudged.select("run_id", "table_name").take(3)
 
