@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
+from lakehouse.core.config import Config
 from lakehouse.core.context import RunContext, TableJob, TableResult
 from lakehouse.core.increments import Build, Increment, refresh
 from silver.changes import (
@@ -23,6 +24,7 @@ from silver.changes import (
     touched_readings_after,
 )
 from silver.job import (
+    Read,
     customer_records,
     phone_readings,
     shared_touched_readings,
@@ -33,28 +35,43 @@ from silver.transforms import with_customer_key
 
 
 def build_customer_curated(ctx: RunContext) -> list[TableResult]:
-    build = customer_curated_build(
-        customer_records(ctx),
-        phone_readings(ctx),
-        ctx.table(CUSTOMER_TRUSTED),
-        ctx.table(ACCELEROMETER_TRUSTED),
-        touched=shared_touched_readings(ctx),
-    )
+    build = customer_curated_from(ctx.table, ctx.config, shared_touched_readings(ctx))
     return refresh(ctx, CUSTOMER_CURATED, build)
 
 
 def build_machine_learning_curated(ctx: RunContext) -> list[TableResult]:
-    build = machine_learning_curated_build(
-        customer_records(ctx),
-        phone_readings(ctx),
-        ctx.table(STEP_TRAINER_LANDING),
-        ctx.table(STEP_TRAINER_TRUSTED),
-        ctx.table(CUSTOMER_TRUSTED),
-        ctx.table(ACCELEROMETER_TRUSTED),
-        salt=ctx.config.privacy.pseudonym_salt,
-        touched=shared_touched_readings(ctx),
-    )
+    build = machine_learning_curated_from(ctx.table, ctx.config, shared_touched_readings(ctx))
     return refresh(ctx, MACHINE_LEARNING_CURATED, build)
+
+
+# Each table's build wired to the tables it reads and the settings it uses.
+
+
+def customer_curated_from(
+    read: Read, config: Config, touched: TouchedReadings | None = None
+) -> Build:
+    return customer_curated_build(
+        customer_records(read),
+        phone_readings(read),
+        read(CUSTOMER_TRUSTED),
+        read(ACCELEROMETER_TRUSTED),
+        touched=touched,
+    )
+
+
+def machine_learning_curated_from(
+    read: Read, config: Config, touched: TouchedReadings | None = None
+) -> Build:
+    return machine_learning_curated_build(
+        customer_records(read),
+        phone_readings(read),
+        read(STEP_TRAINER_LANDING),
+        read(STEP_TRAINER_TRUSTED),
+        read(CUSTOMER_TRUSTED),
+        read(ACCELEROMETER_TRUSTED),
+        salt=config.privacy.pseudonym_salt,
+        touched=touched,
+    )
 
 
 # What each table holds for an increment, and the scope that content completes: pure functions

@@ -7,9 +7,13 @@ changed customers that are no longer eligible are deleted (a consent withdrawn o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import DataFrame
 
 from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
+from lakehouse.core.catalog import TableSpec
+from lakehouse.core.config import Config
 from lakehouse.core.context import RunContext, TableJob, TableResult
 from lakehouse.core.increments import Build, Increment, refresh
 from silver.changes import (
@@ -30,50 +34,71 @@ from silver.transforms import (
     with_normalised_email,
 )
 
+Read = Callable[[TableSpec], DataFrame]
+"""How a build reads its input tables (a run's `RunContext.table`, or a test's copies)."""
 
-def customer_records(ctx: RunContext) -> DataFrame:
+
+def customer_records(read: Read) -> DataFrame:
     """bronze.customer_landing as silver and gold see it: one spelling of each email."""
-    return ctx.table(CUSTOMER_LANDING).transform(with_normalised_email("email"))
+    return read(CUSTOMER_LANDING).transform(with_normalised_email("email"))
 
 
-def phone_readings(ctx: RunContext) -> DataFrame:
+def phone_readings(read: Read) -> DataFrame:
     """bronze.accelerometer_landing as silver and gold see it: one spelling of each email."""
-    return ctx.table(ACCELEROMETER_LANDING).transform(with_normalised_email("user"))
+    return read(ACCELEROMETER_LANDING).transform(with_normalised_email("user"))
 
 
 def shared_touched_readings(ctx: RunContext) -> TouchedReadings:
     """The touched readings after a batch, computed once per run for every table that needs
     them (each finding scans all of bronze's accelerometer readings)."""
-    find = touched_readings_after(customer_records(ctx), phone_readings(ctx))
+    find = touched_readings_after(customer_records(ctx.table), phone_readings(ctx.table))
     return lambda since: ctx.shared(f"silver.touched_readings.after_{since}", lambda: find(since))
 
 
 def build_customer_trusted(ctx: RunContext) -> list[TableResult]:
-    build = customer_trusted_build(customer_records(ctx), ctx.config.privacy.pseudonym_salt)
-    return refresh(ctx, CUSTOMER_TRUSTED, build)
+    return refresh(ctx, CUSTOMER_TRUSTED, customer_trusted_from(ctx.table, ctx.config))
 
 
 def build_accelerometer_trusted(ctx: RunContext) -> list[TableResult]:
-    build = accelerometer_trusted_build(
-        customer_records(ctx),
-        phone_readings(ctx),
-        ctx.table(CUSTOMER_TRUSTED),
-        consent_cutoff=ctx.config.privacy.consent_cutoff,
-        touched=shared_touched_readings(ctx),
-    )
+    build = accelerometer_trusted_from(ctx.table, ctx.config, shared_touched_readings(ctx))
     return refresh(ctx, ACCELEROMETER_TRUSTED, build)
 
 
 def build_step_trainer_trusted(ctx: RunContext) -> list[TableResult]:
-    build = step_trainer_trusted_build(
-        customer_records(ctx),
-        phone_readings(ctx),
-        ctx.table(STEP_TRAINER_LANDING),
-        ctx.table(CUSTOMER_TRUSTED),
-        ctx.table(ACCELEROMETER_TRUSTED),
-        touched=shared_touched_readings(ctx),
-    )
+    build = step_trainer_trusted_from(ctx.table, ctx.config, shared_touched_readings(ctx))
     return refresh(ctx, STEP_TRAINER_TRUSTED, build)
+
+
+# Each table's build wired to the tables it reads and the settings it uses.
+
+
+def customer_trusted_from(read: Read, config: Config) -> Build:
+    return customer_trusted_build(customer_records(read), config.privacy.pseudonym_salt)
+
+
+def accelerometer_trusted_from(
+    read: Read, config: Config, touched: TouchedReadings | None = None
+) -> Build:
+    return accelerometer_trusted_build(
+        customer_records(read),
+        phone_readings(read),
+        read(CUSTOMER_TRUSTED),
+        consent_cutoff=config.privacy.consent_cutoff,
+        touched=touched,
+    )
+
+
+def step_trainer_trusted_from(
+    read: Read, config: Config, touched: TouchedReadings | None = None
+) -> Build:
+    return step_trainer_trusted_build(
+        customer_records(read),
+        phone_readings(read),
+        read(STEP_TRAINER_LANDING),
+        read(CUSTOMER_TRUSTED),
+        read(ACCELEROMETER_TRUSTED),
+        touched=touched,
+    )
 
 
 # What each table holds for an increment, and the scope that content completes: pure functions

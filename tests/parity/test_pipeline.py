@@ -23,12 +23,9 @@ from pyspark.sql import functions as F
 
 from bronze.job import explanations
 from bronze.tables import (
-    ACCELEROMETER_LANDING,
-    CUSTOMER_LANDING,
     LANDING_TABLES,
     QUARANTINE,
     SOURCES,
-    STEP_TRAINER_LANDING,
 )
 from bronze.transforms import (
     FIELDS_BY_SOURCE,
@@ -39,7 +36,7 @@ from bronze.transforms import (
     with_ingestion,
     without_text_of_valid_records,
 )
-from gold.job import customer_curated_build, machine_learning_curated_build
+from gold.job import customer_curated_from, machine_learning_curated_from
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
 from lakehouse.app.generate import GenerateOptions, generate
 from lakehouse.app.pipeline import run_pipeline
@@ -49,12 +46,12 @@ from lakehouse.core.increments import Build, Increment
 from lakehouse.core.landing import LandingFile, checked, landing_lines, survey
 from lakehouse.core.merge import DELETE_FLAG, with_deletions
 from silver.job import (
-    accelerometer_trusted_build,
-    customer_trusted_build,
-    step_trainer_trusted_build,
+    Read,
+    accelerometer_trusted_from,
+    customer_trusted_from,
+    step_trainer_trusted_from,
 )
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
-from silver.transforms import with_normalised_email
 from tests.helpers import RUN_LINEAGE, deliver, frame, on_classic_spark
 
 pytestmark = pytest.mark.slow
@@ -95,16 +92,6 @@ AWKWARD = {
         for at in AWKWARD_TIMES
     ],
 }
-
-
-SILVER_AND_GOLD = (
-    CUSTOMER_TRUSTED,
-    ACCELEROMETER_TRUSTED,
-    STEP_TRAINER_TRUSTED,
-    CUSTOMER_CURATED,
-    MACHINE_LEARNING_CURATED,
-)
-TABLES = (*LANDING_TABLES.values(), QUARANTINE, *SILVER_AND_GOLD)
 
 
 @dataclass
@@ -162,68 +149,28 @@ def ingest(
             )
 
 
-def builds(lake: ParquetLake, config: Config) -> list[tuple[TableSpec, Callable[[], Build]]]:
-    """Each silver and gold table with its build, wired as in `silver.job` and `gold.job`;
-    called in order, so each build reads the tables refreshed before it."""
-    salt = config.privacy.pseudonym_salt
-
-    def customers() -> DataFrame:
-        return lake.read(CUSTOMER_LANDING).transform(with_normalised_email("email"))
-
-    def phones() -> DataFrame:
-        return lake.read(ACCELEROMETER_LANDING).transform(with_normalised_email("user"))
-
-    read = lake.read
-    return [
-        (CUSTOMER_TRUSTED, lambda: customer_trusted_build(customers(), salt)),
-        (
-            ACCELEROMETER_TRUSTED,
-            lambda: accelerometer_trusted_build(
-                customers(),
-                phones(),
-                read(CUSTOMER_TRUSTED),
-                consent_cutoff=config.privacy.consent_cutoff,
-            ),
-        ),
-        (
-            STEP_TRAINER_TRUSTED,
-            lambda: step_trainer_trusted_build(
-                customers(),
-                phones(),
-                read(STEP_TRAINER_LANDING),
-                read(CUSTOMER_TRUSTED),
-                read(ACCELEROMETER_TRUSTED),
-            ),
-        ),
-        (
-            CUSTOMER_CURATED,
-            lambda: customer_curated_build(
-                customers(), phones(), read(CUSTOMER_TRUSTED), read(ACCELEROMETER_TRUSTED)
-            ),
-        ),
-        (
-            MACHINE_LEARNING_CURATED,
-            lambda: machine_learning_curated_build(
-                customers(),
-                phones(),
-                read(STEP_TRAINER_LANDING),
-                read(STEP_TRAINER_TRUSTED),
-                read(CUSTOMER_TRUSTED),
-                read(ACCELEROMETER_TRUSTED),
-                salt=salt,
-            ),
-        ),
-    ]
+# Each silver and gold table with the jobs' own wiring of its build (`silver.job`, `gold.job`),
+# in the order a run refreshes them: each build reads the tables refreshed before it.
+BUILDS: tuple[tuple[TableSpec, Callable[[Read, Config], Build]], ...] = (
+    (CUSTOMER_TRUSTED, customer_trusted_from),
+    (ACCELEROMETER_TRUSTED, accelerometer_trusted_from),
+    (STEP_TRAINER_TRUSTED, step_trainer_trusted_from),
+    (CUSTOMER_CURATED, customer_curated_from),
+    (MACHINE_LEARNING_CURATED, machine_learning_curated_from),
+)
 
 
 def refresh(lake: ParquetLake, config: Config, increment: Increment) -> None:
     """Silver's and gold's refresh (`increments.refresh`) of every table for `increment`."""
-    for table, build in builds(lake, config):
-        content, scope = build()(increment)
+    for table, wired in BUILDS:
+        content, scope = wired(lake.read, config)(increment)
         if increment.full:
             lake.write(table, content)
         else:
             lake.write(table, merged(lake.read(table), content, scope, table))
+
+
+TABLES = (*LANDING_TABLES.values(), QUARANTINE, *(table for table, _ in BUILDS))
 
 
 def comparable(df: DataFrame) -> tuple[list[tuple[str, str]], list[str]]:
