@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,8 +19,10 @@ from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, QUARANTINE
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.config import Config
+from lakehouse.core.delta_log import files_not_current, is_delta_table
+from lakehouse.core.erasures import retention_over
 from lakehouse.core.identity import digest_of
-from lakehouse.core.ops_tables import SUPPRESSION_LIST
+from lakehouse.core.ops_tables import ERASURES, SUPPRESSION_LIST
 from lakehouse.core.secrets import with_pseudonym_salt
 from lakehouse.core.suppression import emails_in
 from lakehouse.core.timetravel import AsOf, AsOfError, read_as_of
@@ -155,6 +158,8 @@ def consent_violations(
             ),
             "digest",
         )
+    if as_of is None:
+        checks.update(_unfinished_or_retained(spark, config.paths.warehouse))
     found = []
     for checked, (bad, key) in checks.items():
         count = bad.count()
@@ -174,3 +179,51 @@ def _suppression_list(
         return read(SUPPRESSION_LIST).select("digest").distinct()
     except AsOfError:  # the list did not exist yet at that point
         return None
+
+
+def _unfinished_or_retained(
+    spark: SparkSession, warehouse: str
+) -> dict[str, tuple[DataFrame, str]]:
+    """Erasures cut short, and erased people in files still on disk that the current version
+    does not read (older versions', which time travel reads, and orphans) once their erasure's
+    retention is over: the checks of the current tables cannot see either."""
+
+    def stored(table: TableSpec) -> DataFrame | None:
+        # By location: the erasure may have made the table in another session.
+        location = table.location(warehouse)
+        return spark.read.format("delta").load(location) if is_delta_table(location) else None
+
+    suppressed = stored(SUPPRESSION_LIST)
+    if suppressed is None:
+        return {}
+    requests = stored(ERASURES)
+    if requests is None:
+        requests = spark.createDataFrame([], ERASURES.row_schema)
+    checks = {
+        f"{ERASURES.qualified_name} (unfinished erasure)": (
+            requests.where(F.col("completed_at").isNull()),
+            "digest",
+        )
+    }
+    over = retention_over(requests, suppressed, datetime.now(UTC))
+    over = spark.createDataFrame(over.collect(), "digest STRING")  # small: read once
+    if over.isEmpty():
+        return checks
+    for table, column in (*NAMING_TABLES, (QUARANTINE, "raw")):
+        location = table.location(warehouse)
+        files = files_not_current(location) if is_delta_table(location) else []
+        if not files:
+            continue
+        held = spark.read.parquet(*files)
+        named = (
+            held.select(F.explode(emails_in("raw")).alias("email"))
+            if table == QUARANTINE
+            else held.select(F.col(column).alias("email"))
+        )
+        checks[f"{table.qualified_name} (erased person in a retained file)"] = (
+            named.select(digest_of(F.col("email")).alias("digest")).join(
+                over, "digest", "left_semi"
+            ),
+            "digest",
+        )
+    return checks

@@ -40,12 +40,11 @@ from pyspark.sql import DataFrame, SparkSession
 from bronze.replay import quarantine_summary, replay_quarantine
 from bronze.tables import INGESTED_FILES, QUARANTINE, SOURCES
 from lakehouse.app.audit import AUDITED_TABLES, consent_violations
-from lakehouse.app.erasure import NothingToErase, erase_customer, erasure_plan
+from lakehouse.app.erasure import NothingToErase, erase, erasure_plan
 from lakehouse.app.generate import GenerateOptions, clashes, generate, is_generated_name
 from lakehouse.app.maintenance import (
     DEFAULT_RETAIN_HOURS,
     MaintenanceError,
-    forget_history,
     restore,
     vacuum,
     with_vacuum,
@@ -73,6 +72,7 @@ from lakehouse.core.context import TableResult
 from lakehouse.core.ddl import DIALECTS, ddl_script
 from lakehouse.core.delta_log import commits_metrics, is_delta_table, table_log, table_version
 from lakehouse.core.engine import EngineError, open_session
+from lakehouse.core.erasures import unfinished_erasures
 from lakehouse.core.errors import QueryError, UsageError, query_errors
 from lakehouse.core.expectations import RuleOutcome
 from lakehouse.core.glue import catalog_table
@@ -882,13 +882,20 @@ def cmd_vacuum(args: argparse.Namespace, config: Config) -> int:
         with operation(spark, config, "vacuum", target) as (ctx, results):
             done = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
             results.extend(with_vacuum([], done))
+            unfinished = unfinished_erasures(ctx)
     rows = [(v.table, "?" if v.files_deleted is None else v.files_deleted) for v in done]
     print(format_table(("table", "files deleted"), rows))
     print(
         f"time travel now reaches back {args.retain_hours:g} hours: versions older than that "
         "may no longer be readable (their data files are gone)"
     )
-    return 0
+    for request in unfinished:
+        print(
+            f"error: {request.describe()} is unfinished: run `lakehouse erase --email "
+            "<their address>` again to finish it (the address is not stored)",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED if unfinished else 0
 
 
 def cmd_erase(args: argparse.Namespace, config: Config) -> int:
@@ -905,28 +912,25 @@ def cmd_erase(args: argparse.Namespace, config: Config) -> int:
         open_session(config) as spark,
         operation(spark, config, "erase", digest) as (ctx, results),
     ):
-        erasure = erase_customer(ctx, args.email)
-        vacuumed = vacuum(ctx, sorted(ctx.ensured), args.retain_hours)
-        changed = [r.table for r in erasure.results if r.deleted]
-        if args.retain_hours == 0:
-            vacuumed = forget_history(ctx, vacuumed, changed)
-        results.extend(with_vacuum(erasure.results, vacuumed))
+        erasure = erase(ctx, args.email, args.retain_hours)
+        results.extend(erasure.run_log)
     rows = [(r.table, r.deleted, r.version) for r in erasure.results]
+    if erasure.finished is not None:
+        print(f"finished {erasure.finished.describe()}, which had been cut short")
     print(format_table(("table", "rows deleted", "version"), rows))
     print(f"recorded as run {ctx.run_id}, customer {digest} (the email is not stored)")
-    deleted = sum(v.files_deleted or 0 for v in vacuumed)
-    if args.retain_hours == 0:
+    if erasure.retain_hours == 0:
         print(
-            f"vacuum deleted {deleted} data files and the log before the erasure of "
-            f"{len(changed)} tables: no file of the warehouse holds the customer, and time "
-            "travel to those tables starts at the erasure"
+            f"vacuum deleted {erasure.files_deleted} data files and the log before the erasure "
+            f"of {len(erasure.tables)} tables: no file of the warehouse holds the customer, and "
+            "time travel to those tables starts at the erasure"
         )
     else:
+        hours = f"{erasure.retain_hours:g}h"
         print(
-            f"vacuum (retain {args.retain_hours:g}h) deleted {deleted} data files. Versions "
+            f"vacuum (retain {hours}) deleted {erasure.files_deleted} data files. Versions "
             f"from before the erasure still hold the customer's rows until their files are "
-            f"older than {args.retain_hours:g}h and `lakehouse vacuum` runs; time travel to "
-            "them ends then."
+            f"older than {hours} and `lakehouse vacuum` runs; time travel to them ends then."
         )
     print("the customer is on the suppression list: later deliveries of theirs are not ingested")
     if erasure.landing_files:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -22,12 +22,20 @@ from pyspark.sql import functions as F
 
 from bronze.tables import LANDING_TABLES, QUARANTINE
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
+from lakehouse.app.maintenance import Vacuumed, forget_history, vacuum, with_vacuum
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import may_hold_deletion_vectors, table_version
+from lakehouse.core.erasures import (
+    ErasureRequest,
+    complete_erasure,
+    record_request,
+    unfinished_erasure,
+)
+from lakehouse.core.faults import fault_point
 from lakehouse.core.identity import email_digest, email_identity, normalised_email
 from lakehouse.core.merge import rewrite_without
-from lakehouse.core.ops_tables import SUPPRESSION_LIST
+from lakehouse.core.ops_tables import ERASURES, SUPPRESSION_LIST
 from lakehouse.core.suppression import emails_in
 from silver.changes import MOMENT
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
@@ -40,8 +48,25 @@ class NothingToErase(LookupError):
 
 @dataclass(frozen=True)
 class Erasure:
+    """What an erasure did: per table, and what it leaves outside the warehouse."""
+
     results: list[TableResult]
     landing_files: list[str]
+    # The tables that held the person's rows (vacuumed and, with no retention, cut).
+    tables: list[str]
+    retain_hours: int
+    # The unfinished erasure of the same person this one finished, if any.
+    finished: ErasureRequest | None = None
+    vacuumed: list[Vacuumed] = field(default_factory=list)
+
+    @property
+    def run_log(self) -> list[TableResult]:
+        """One run-log line per table: its deletion and the vacuum's commits."""
+        return with_vacuum(self.results, self.vacuumed)
+
+    @property
+    def files_deleted(self) -> int:
+        return sum(v.files_deleted or 0 for v in self.vacuumed)
 
 
 @dataclass(frozen=True)
@@ -123,16 +148,39 @@ def erasure_plan(spark: SparkSession, salt: str, email: str, tables: set[str]) -
     ]
 
 
-def erase_customer(ctx: RunContext, email: str) -> Erasure:
-    """Delete the person's rows everywhere and put them on the suppression list.
+def erase(ctx: RunContext, email: str, retain_hours: int) -> Erasure:
+    """The whole erasure: delete the person's rows everywhere, vacuum with `retain_hours`
+    (with 0, also cut each changed table's log at the erasure), then record it complete.
 
-    Raises `NothingToErase` (and changes nothing) when no table holds a row of theirs.
+    The request is recorded (`ops.erasures`) before the first row goes, so an erasure cut
+    short at any step is finished by erasing the same person again, and known unfinished to
+    `vacuum` and `audit consent` until then. Raises `NothingToErase` (and changes nothing)
+    when no table holds a row of theirs and no erasure of theirs is unfinished.
     """
+    deleted = erase_customer(ctx, email, retain_hours)
+    retain = deleted.retain_hours
+    vacuumed = vacuum(ctx, sorted(ctx.ensured), retain)
+    if retain == 0:
+        vacuumed = forget_history(ctx, vacuumed, [*deleted.tables, ERASURES.qualified_name])
+    fault_point("erasure:completing")
+    complete_erasure(ctx, email_digest(email))
+    return replace(deleted, vacuumed=vacuumed)
+
+
+def erase_customer(ctx: RunContext, email: str, retain_hours: int = 0) -> Erasure:
+    """Record the erasure, put the person on the suppression list and delete their rows
+    everywhere (the first part of `erase`: old versions still hold them until vacuum).
+
+    An unfinished erasure of the same person is taken over: its tables, landing files and
+    (when shorter) retention join this one's.
+    """
+    digest = email_digest(email)
+    earlier = unfinished_erasure(ctx, digest)
     plan = erasure_plan(ctx.spark, ctx.config.privacy.pseudonym_salt, email, set(ctx.ensured))
     counts = {planned.table.qualified_name: planned.rows.count() for planned in plan}
-    if not any(counts.values()):
+    if not any(counts.values()) and earlier is None:
         raise NothingToErase(
-            f"no table holds a row of {email_digest(email)} (emails are matched trimmed and "
+            f"no table holds a row of {digest} (emails are matched trimmed and "
             "lower-cased): nothing was erased. Check the address, or `lakehouse runs` for an "
             "earlier erasure"
         )
@@ -142,30 +190,44 @@ def erase_customer(ctx: RunContext, email: str) -> Erasure:
         LANDING_TABLES["accelerometer"]: "_source_file",
         QUARANTINE: "source_file",
     }
-    files = sorted(
-        {
-            row[0]
-            for planned in plan
-            if planned.table in file_columns
-            for row in _from_landing(planned)
-            .select(file_columns[planned.table])
-            .distinct()
-            .collect()
-        }
-    )
+    files = {
+        row[0]
+        for planned in plan
+        if planned.table in file_columns
+        for row in _from_landing(planned).select(file_columns[planned.table]).distinct().collect()
+    }
+    # A table with deletion vectors may hold their rows deleted earlier (a withdrawn
+    # consent) in files it still reads: it is rewritten whether or not rows are visible.
+    rewrites = {
+        planned.table.qualified_name
+        for planned in plan
+        if may_hold_deletion_vectors(planned.table.location(ctx.warehouse))
+    }
+    tables = {name for name, count in counts.items() if count} | rewrites
+    if earlier is not None:
+        files |= set(earlier.landing_files)
+        tables |= set(earlier.tables)
+        retain_hours = min(retain_hours, earlier.retain_hours)
     suppress(ctx, email)
+    request = ErasureRequest(
+        digest,
+        earlier.run_id if earlier else ctx.run_id,
+        earlier.requested_at if earlier else ctx.started_at,
+        retain_hours,
+        sorted(tables),
+        sorted(files),
+    )
+    record_request(ctx, request)
     for planned in plan:  # rewritten files then carry no statistics that name the person
         ctx.ensure_properties(planned.table)
     results = []
     for planned in plan:
-        # A table with deletion vectors may hold their rows deleted earlier (a withdrawn
-        # consent) in files it still reads: it is rewritten whether or not rows are visible.
-        rewrite = may_hold_deletion_vectors(planned.table.location(ctx.warehouse))
-        if rewrite or counts[planned.table.qualified_name]:
-            results.append(delete_rows(ctx, planned, rewrite=rewrite))
+        name = planned.table.qualified_name
+        if name in rewrites or counts[name]:
+            results.append(delete_rows(ctx, planned, rewrite=name in rewrites))
         else:
             results.append(_untouched(ctx, planned))
-    return Erasure(results, files)
+    return Erasure(results, request.landing_files, request.tables, retain_hours, earlier)
 
 
 def _from_landing(planned: Planned) -> DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from deltalake.exceptions import DeltaError
 from pyspark.sql import functions as F
@@ -19,8 +20,10 @@ from lakehouse.core.delta_log import (
     table_log,
     table_version,
 )
+from lakehouse.core.erasures import vacuum_retention
+from lakehouse.core.faults import fault_point
 from lakehouse.core.merge import rewrite_without
-from lakehouse.core.ops_tables import RUN_TABLES, RUNS, SUPPRESSION_LIST
+from lakehouse.core.ops_tables import ERASURES, RUN_TABLES, RUNS, SUPPRESSION_LIST
 
 DEFAULT_RETAIN_HOURS = 168
 
@@ -70,6 +73,11 @@ def _refuse_bringing_back_the_erased(ctx: RunContext, table: TableSpec, version:
         raise MaintenanceError(
             f"{table.qualified_name} is not restored: it is what keeps erased people out of "
             "every later delivery"
+        )
+    if table.qualified_name == ERASURES.qualified_name:
+        raise MaintenanceError(
+            f"{table.qualified_name} is not restored: it is how an erasure cut short is known "
+            "and finished"
         )
     erasures = (
         ctx.table(RUN_TABLES)
@@ -121,9 +129,12 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
 
     Rows deleted through deletion vectors (a withdrawn consent) still sit in files the
     current version reads; those tables are rewritten first, so their rows go with the files
-    of older versions once `retain_hours` have passed, as rows deleted by a rewrite do.
+    of older versions once `retain_hours` have passed, as rows deleted by a rewrite do. An
+    erasure whose own retention is over shortens `retain_hours` to keep only what is younger
+    than it (`erasures.vacuum_retention`).
     """
     log = log_of(ctx)
+    retain_hours = vacuum_retention(ctx, retain_hours, datetime.now(UTC))
     declared = {table.qualified_name: table for table in TABLES}
     done = []
     for name in tables:
@@ -136,7 +147,9 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
             and holds_deleted_rows(ctx, table)
         ):
             rewrite_without(ctx.spark, ctx.table(table).limit(0), table, ctx.warehouse)
+        fault_point(f"before:vacuum:{name}")
         deleted = log.vacuum(location, retain_hours)
+        fault_point(f"after:vacuum:{name}")
         done.append(Vacuumed(name, deleted, before, table_version(location)))
     return done
 
@@ -177,7 +190,9 @@ def forget_history(ctx: RunContext, vacuumed: list[Vacuumed], tables: list[str])
     purged = {}
     for name in tables:
         location = table_location(ctx.warehouse, name)
+        fault_point(f"before:purge:{name}")
         log.purge_log(location)
+        fault_point(f"after:purge:{name}")
         purged[name] = table_version(location)
     return [replace(v, version_after=purged[v.table]) if v.table in purged else v for v in vacuumed]
 

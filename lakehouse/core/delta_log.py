@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.core.aws import aws_credentials
 from lakehouse.core.config import EngineName
+from lakehouse.core.faults import fault_point
 from lakehouse.core.storage import file_names, is_s3, join, list_files, remove_file
 
 # Optional in the Delta protocol: it only saves readers a listing of the log.
@@ -28,6 +29,9 @@ CHECKPOINT_HINT = "_last_checkpoint"
 LOG_RETENTION = "delta.logRetentionDuration"
 CHECKPOINT_INTERVAL = "delta.checkpointInterval"
 DEFAULT_LOG_RETENTION = "interval 30 days"
+# The log retention a purge sets while it cleans (`purge_log`); found on a table, it is a
+# purge that was killed, not anyone's choice.
+_PURGING = "interval 0 seconds"
 
 
 def is_delta_table(location: str) -> bool:
@@ -157,6 +161,21 @@ def file_count(location: str) -> int:
     return len(delta_table(location).file_uris())
 
 
+def files_not_current(location: str) -> list[str]:
+    """The data files on disk under the table that its current version does not read: older
+    versions' (until vacuum) and orphans (a killed writer's)."""
+    paths = delta_table(location).get_add_actions().column("path").to_pylist()
+    current = {unquote(str(path)) for path in paths}
+    prefix = location.rstrip("/") + "/"
+    return sorted(
+        path
+        for path in file_names(location)
+        if path.endswith(".parquet")
+        and not path[len(prefix) :].startswith("_delta_log/")
+        and unquote(path[len(prefix) :]) not in current
+    )
+
+
 def commits_metrics(location: str, after_version: int) -> dict[str, Any]:
     """The numeric operation metrics of every commit after `after_version`, summed."""
     table = delta_table(location)
@@ -221,8 +240,11 @@ class DeltalakeLog:
         # clean-up, then the table's own setting again.
         table = delta_table(location)
         kept = table.metadata().configuration.get(LOG_RETENTION, DEFAULT_LOG_RETENTION)
-        table.alter.set_table_properties({LOG_RETENTION: "interval 0 seconds"})
+        if kept == _PURGING:  # a purge killed before it put the table's own setting back
+            kept = DEFAULT_LOG_RETENTION
+        table.alter.set_table_properties({LOG_RETENTION: _PURGING})
         try:
+            fault_point(f"between:purge:{location}")
             table.create_checkpoint()
             table.cleanup_metadata()
         finally:  # a retention of zero left behind would end all time travel at each vacuum

@@ -19,5 +19,8 @@ RULE_RESULTS = TableSpec("ops", "rule_results", ("run_id", "table_name", "rule")
 WATERMARKS = TableSpec("ops", "watermarks", ("table_name",), package=PACKAGE)
 # Digests of erased people, whose records are never ingested again (see `suppression`).
 SUPPRESSION_LIST = TableSpec("ops", "suppression_list", ("digest",), package=PACKAGE)
+# Each erasure from request to completion, so one cut short is finished or reported
+# (see `lakehouse.app.erasure`).
+ERASURES = TableSpec("ops", "erasures", ("digest",), package=PACKAGE)
 
-TABLES = (RUNS, RUN_TABLES, RULE_RESULTS, WATERMARKS, SUPPRESSION_LIST)
+TABLES = (RUNS, RUN_TABLES, RULE_RESULTS, WATERMARKS, SUPPRESSION_LIST, ERASURES)

@@ -4,9 +4,14 @@ every spelling of their email is found, and no later delivery brings them back."
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse.app.audit import consent_violations
@@ -15,7 +20,7 @@ from lakehouse.app.erasure import customer_key
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
 from lakehouse.core.identity import email_digest
-from tests.helpers import customer, land, overrides, reading, rows, step, traces_of
+from tests.helpers import ROOT, customer, land, overrides, reading, rows, step, traces_of
 
 pytestmark = pytest.mark.slow
 
@@ -172,6 +177,8 @@ def test_a_restore_cannot_bring_an_erased_person_back(spark: SparkSession, make_
         assert "before an erasure" in err and f"version {erased_at[table]} or later" in err
     assert main(["restore", "ops.suppression_list", "0", *overrides(config)]) == 1
     assert "keeps erased people out" in capsys.readouterr().err
+    assert main(["restore", "ops.erasures", "0", *overrides(config)]) == 1
+    assert "cut short is known" in capsys.readouterr().err
     assert consent_violations(spark, config) == []
     key = customer_key(config.privacy.pseudonym_salt, EMAIL)
     assert not any(
@@ -212,28 +219,124 @@ def test_retention_must_be_whole_hours(hours: str, capsys) -> None:  # type: ign
         assert "--retain-hours" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize(
-    "fault",
-    ["before:silver.step_trainer_trusted", "before:silver.customer_trusted", "after:*curated"],
-)
+# Every kind of step of an erasure, in its order: the request recorded, deletions (bronze,
+# silver, the last table), the vacuum, the log cut (killed while the table's log retention is
+# zero), and the record of its completion.
+STEPS = [
+    "after:ops.erasures",
+    "before:silver.step_trainer_trusted",
+    "after:gold.machine_learning_curated",
+    "after:vacuum:bronze.accelerometer_landing",
+    "between:purge:*silver/customer_trusted",
+    "erasure:completing",
+]
+UNFINISHED = "ops.erasures (unfinished erasure)"
+
+
+@pytest.mark.parametrize("fault", STEPS)
 def test_an_erasure_cut_short_is_finished_by_erasing_again(  # type: ignore[no-untyped-def]
     spark: SparkSession, make_config, capsys, monkeypatch: pytest.MonkeyPatch, fault: str
 ):
-    """Whichever table an erasure stopped at, running it again leaves nothing of the person,
-    the step readings at her moments included (they carry no identity of their own)."""
+    """Whichever step an erasure stopped at, the audit and vacuum say it is unfinished, and
+    running it again leaves nothing of the person in any file or any version, names the
+    landing files holding her, and leaves every table's log retention as it was."""
     config = make_config()
     warehouse = Path(config.paths.warehouse)
     land_zelda_and_b(config, days=0)
     run_pipeline(spark, config)
+    erase = ["erase", "--email", EMAIL, "--retain-hours", "0", *overrides(config)]
     monkeypatch.setenv(FAULT_ENV, fault)
     monkeypatch.setenv(ACTION_ENV, "raise")
     with pytest.raises(InjectedFault):  # a crash, as far as the erasure can tell
-        main(["erase", "--email", EMAIL, "--retain-hours", "0", *overrides(config)])
+        main(erase)
     monkeypatch.delenv(FAULT_ENV)
-    assert main(["erase", "--email", EMAIL, "--retain-hours", "0", *overrides(config)]) == 0
+
+    found = {v.table: v for v in consent_violations(spark, config)}
+    assert found[UNFINISHED].sample == [email_digest(EMAIL)]
     capsys.readouterr()
+    assert main(["vacuum", *overrides(config)]) == 1
+    err = capsys.readouterr().err
+    assert "unfinished" in err and email_digest(EMAIL) in err and EMAIL not in err
+
+    assert main(erase) == 0
+    out = capsys.readouterr().out
+    assert "finished the erasure" in out and "c1.json" in out  # named though bronze lost them
     key = customer_key(config.privacy.pseudonym_salt, EMAIL)
     assert traces_of(warehouse, [EMAIL, key, NAME]) == []
     for table in ("bronze.step_trainer_landing", "silver.step_trainer_trusted"):
         assert rows(spark.table(table), "sensorReadingTime") == [(1600,)], table
     assert rows(spark.table("silver.customer_trusted"), "email") == [("b@x",)]
+    assert consent_violations(spark, config) == []
+    for table in warehouse.glob("*/*/_delta_log"):
+        properties = DeltaTable(str(table.parent)).metadata().configuration
+        assert properties.get("delta.logRetentionDuration") != "interval 0 seconds", table
+    # Done: erasing her again is the clear failure of an erasure with nothing to do.
+    assert main(erase) == 1
+    assert "nothing was erased" in capsys.readouterr().err
+
+
+def test_a_killed_or_interrupted_erase_process_is_finished_by_the_next(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys
+):
+    """A real SIGKILL after the last deletion (before the vacuum and log cut), then a real
+    SIGINT during the vacuum of the erasure that finishes it: the third finishes it."""
+    config = make_config()
+    warehouse = Path(config.paths.warehouse)
+    land_zelda_and_b(config, days=0)
+    run_pipeline(spark, config)
+    erase = ["erase", "--email", EMAIL, "--retain-hours", "0", *overrides(config)]
+
+    def erase_process(fault: str, action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "lakehouse", *erase],
+            env={**os.environ, "PYTHONPATH": str(ROOT), FAULT_ENV: fault, ACTION_ENV: action},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    killed = erase_process("after:gold.machine_learning_curated", "kill")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    old = spark.sql("SELECT email FROM silver.customer_trusted VERSION AS OF 1").collect()
+    assert EMAIL.lower() in {row[0] for row in old}  # the old version still shows her
+    assert UNFINISHED in {v.table for v in consent_violations(spark, config)}
+
+    interrupted = erase_process("before:vacuum:silver.customer_trusted", "sigint")
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert "finished the erasure" not in interrupted.stdout
+    assert UNFINISHED in {v.table for v in consent_violations(spark, config)}
+
+    assert main(erase) == 0
+    assert "finished the erasure" in capsys.readouterr().out
+    key = customer_key(config.privacy.pseudonym_salt, EMAIL)
+    assert traces_of(warehouse, [EMAIL, key, NAME]) == []
+    assert consent_violations(spark, config) == []
+
+
+def test_the_audit_finds_an_erased_person_in_retained_files_once_the_retention_is_over(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys
+):
+    """Within an erasure's retention old versions may hold the person; after it, any file
+    still holding them is a violation until a vacuum removes it."""
+    config = make_config()
+    land_zelda_and_b(config, days=0)
+    run_pipeline(spark, config)
+    assert main(["erase", "--email", EMAIL, "--retain-hours", "2", *overrides(config)]) == 0
+    assert consent_violations(spark, config) == []  # within the two hours
+
+    requests = f"delta.`{config.paths.warehouse}/ops/erasures`"  # made by another session
+    spark.sql(  # three hours later, as far as the audit can tell
+        f"MERGE INTO {requests} t USING (SELECT digest, requested_at - INTERVAL 3 HOURS AS at "
+        f"FROM {requests}) s ON t.digest = s.digest WHEN MATCHED THEN UPDATE SET "
+        "requested_at = s.at"
+    ).collect()
+    found = {v.table for v in consent_violations(spark, config)}
+    assert {
+        "bronze.customer_landing (erased person in a retained file)",
+        "silver.accelerometer_trusted (erased person in a retained file)",
+        "bronze.quarantine (erased person in a retained file)",
+    } <= found
+    assert UNFINISHED not in found
+    capsys.readouterr()
+    assert main(["vacuum", "--retain-hours", "0", *overrides(config)]) == 0
+    assert consent_violations(spark, config) == []
