@@ -89,7 +89,7 @@ from lakehouse.core.progress import (
 )
 from lakehouse.core.secrets import AUTO, with_pseudonym_salt
 from lakehouse.core.statements import Statements, parse_statements
-from lakehouse.core.storage import folder_exists, remove_file, upload_tree
+from lakehouse.core.storage import VersionsKept, folder_exists, remove_file, upload_tree
 from lakehouse.core.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
 
 log = logging.getLogger("lakehouse")
@@ -137,7 +137,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    except (AsOfError, MaintenanceError, NothingToErase, UnknownTable, QueryError) as error:
+    except (
+        AsOfError,
+        MaintenanceError,
+        NothingToErase,
+        UnknownTable,
+        QueryError,
+        VersionsKept,  # removed files the bucket still holds: not done, one line says why
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:

@@ -24,6 +24,7 @@ from lakehouse.core.erasures import vacuum_retention
 from lakehouse.core.faults import fault_point
 from lakehouse.core.merge import rewrite_without
 from lakehouse.core.ops_tables import ERASURES, RUN_TABLES, RUNS, SUPPRESSION_LIST
+from lakehouse.core.storage import forget_old_versions
 
 DEFAULT_RETAIN_HOURS = 168
 
@@ -132,6 +133,10 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
     of older versions once `retain_hours` have passed, as rows deleted by a rewrite do. An
     erasure whose own retention is over shortens `retain_hours` to keep only what is younger
     than it (`erasures.vacuum_retention`).
+
+    On a bucket that keeps versions, every non-current version and delete marker of each
+    table goes too: Delta never reads them, and they hold what vacuums and log clean-ups
+    removed (raises `VersionsKept` where the bucket refuses).
     """
     log = log_of(ctx)
     retain_hours = vacuum_retention(ctx, retain_hours, datetime.now(UTC))
@@ -151,6 +156,9 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
         deleted = log.vacuum(location, retain_hours)
         fault_point(f"after:vacuum:{name}")
         done.append(Vacuumed(name, deleted, before, table_version(location)))
+    # A bucket that keeps versions would keep the files and log entries just removed; after
+    # every table's vacuum, so a table the bucket protects does not stop the others'.
+    forget_old_versions(*(table_location(ctx.warehouse, name) for name in tables))
     return done
 
 
@@ -194,6 +202,8 @@ def forget_history(ctx: RunContext, vacuumed: list[Vacuumed], tables: list[str])
         log.purge_log(location)
         fault_point(f"after:purge:{name}")
         purged[name] = table_version(location)
+    # The purged entries, and files removed before, where the bucket keeps versions.
+    forget_old_versions(*(table_location(ctx.warehouse, name) for name in tables))
     return [replace(v, version_after=purged[v.table]) if v.table in purged else v for v in vacuumed]
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
+import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -190,9 +192,17 @@ def file_names(folder: str) -> set[str]:
 
 
 def remove_tree(folder: str) -> None:
-    """Delete `folder` and everything below it (nothing happens if it does not exist)."""
+    """Delete `folder` and everything below it (nothing happens if it does not exist).
+
+    The lakehouse removes trees only of scratch copies, which hold raw records: on a bucket
+    that keeps versions, every version and delete marker below `folder` goes too, or the
+    bucket would keep each copy as a non-current version (`VersionsKept` when it may not).
+    """
     if not is_s3(folder):
         shutil.rmtree(folder, ignore_errors=True)
+        return
+    if keeps_versions(folder):
+        _forget(folder, lambda key, latest: True)
         return
     bucket, prefix = split_s3(folder, as_folder=True)
     client = s3_client()
@@ -200,6 +210,181 @@ def remove_tree(folder: str) -> None:
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if keys:
             client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+
+# --- Buckets that keep versions --------------------------------------------------------------
+# With versioning on (or suspended: versions made before stay), deleting an object only hides
+# it behind a delete marker and overwriting one keeps the old bytes as a non-current version.
+# What the lakehouse removes so that it is gone (scratch copies, vacuumed files, purged log)
+# must then also lose its versions.
+
+VERSION_BATCH = 1000  # the most keys one DeleteObjects call takes
+# A lifecycle rule that expires non-current versions within this many days stands in for
+# deleting them, where the lakehouse may not.
+LIFECYCLE_DAYS = 1
+_KEEPING = ("Enabled", "Suspended")
+
+log = logging.getLogger(__name__)
+
+
+class VersionsKept(RuntimeError):
+    """Object versions of removed files that the bucket keeps and the lakehouse may not delete."""
+
+
+@dataclass(frozen=True)
+class Versioning:
+    keeps_versions: bool
+    mfa_delete: bool = False
+
+
+def keeps_versions(path: str) -> bool:
+    """Whether `path` is in a bucket that keeps versions of deleted or overwritten objects."""
+    return is_s3(path) and bucket_versioning(split_s3(path)[0]).keeps_versions
+
+
+def bucket_versioning(bucket: str) -> Versioning:
+    """The bucket's versioning, asked once per bucket and AWS environment (a process): runs
+    remove scratch copies many times, and a bucket's versioning rarely changes."""
+    return _versioning(s3_client(), bucket)  # one client per environment (`aws_client`)
+
+
+@lru_cache(maxsize=32)
+def _versioning(client: Any, bucket: str) -> Versioning:
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = client.get_bucket_versioning(Bucket=bucket)
+    except ClientError as error:
+        if _error_code(error) not in ("AccessDenied", "403"):
+            raise
+        # Not a reason to stop every run of a policy made before this check existed.
+        log.warning(
+            "cannot tell whether bucket %s keeps object versions (s3:GetBucketVersioning is "
+            "not granted): if it does, removed scratch copies and vacuumed files stay as "
+            "non-current versions",
+            bucket,
+        )
+        return Versioning(False)
+    return Versioning(answer.get("Status") in _KEEPING, answer.get("MFADelete") == "Enabled")
+
+
+def forget_old_versions(*folders: str) -> None:
+    """Permanently delete every non-current version and delete marker below each folder: the
+    old bytes of objects overwritten or removed there. Current objects stay.
+
+    Every folder is tried before the first refusal (`VersionsKept`) is raised, so one folder
+    the bucket protects does not leave the versions of the others behind.
+    """
+    refused: list[VersionsKept] = []
+    for folder in folders:
+        if not keeps_versions(folder):
+            continue
+        try:
+            _forget(folder, lambda key, latest: not latest)
+        except VersionsKept as error:
+            refused.append(error)
+    if refused:
+        raise refused[0]
+
+
+def _forget(folder: str, chosen: Callable[[str, bool], bool]) -> None:
+    """Delete the versions and delete markers below `folder` that `chosen(key, is_latest)`
+    picks (a marker always counts as not latest: it hides, never holds, content)."""
+    bucket, prefix = split_s3(folder, as_folder=True)
+    client = s3_client()
+    refused: list[dict[str, Any]] = []
+    pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+    batch: list[dict[str, str]] = []
+    for page in pages:
+        found = [(v, bool(v.get("IsLatest"))) for v in page.get("Versions", [])]
+        found += [(m, False) for m in page.get("DeleteMarkers", [])]
+        for version, latest in found:
+            if not chosen(version["Key"], latest):
+                continue
+            batch.append({"Key": version["Key"], "VersionId": version["VersionId"]})
+            if len(batch) == VERSION_BATCH:
+                refused += _delete_versions(client, bucket, batch)
+                batch = []
+    if batch:
+        refused += _delete_versions(client, bucket, batch)
+    if refused:
+        _versions_refused(bucket, prefix, refused)
+
+
+def _delete_versions(client: Any, bucket: str, batch: list[dict[str, str]]) -> list[Any]:
+    """The entries S3 refused of one DeleteObjects call (each a Key, VersionId, Code, Message).
+
+    A missing s3:DeleteObjectVersion or an Object Lock retention refuses entry by entry; MFA
+    delete refuses the whole call.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    except ClientError as error:
+        if _error_code(error) not in ("AccessDenied", "403"):
+            raise
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        return [{**entry, "Code": _error_code(error), "Message": message} for entry in batch]
+    return list(answer.get("Errors", []))
+
+
+def _versions_refused(bucket: str, prefix: str, refused: list[dict[str, Any]]) -> None:
+    """Raise `VersionsKept` for versions S3 would not delete, unless a lifecycle rule expires
+    them soon (then only warn): what was removed is otherwise still in the bucket."""
+    where = f"{S3_SCHEME}{bucket}/{prefix}"
+    days = noncurrent_expiry_days(bucket, prefix)
+    if days is not None and days <= LIFECYCLE_DAYS:
+        log.warning(
+            "%d object versions under %s could not be deleted; a lifecycle rule expires them "
+            "within %d day(s)",
+            len(refused),
+            where,
+            days,
+        )
+        return
+    first = refused[0]
+    reason = f"{first.get('Code', '?')}: {first.get('Message', '')}".strip().rstrip(":")
+    mfa = " (the bucket has MFA delete on)" if bucket_versioning(bucket).mfa_delete else ""
+    raise VersionsKept(
+        f"bucket {bucket} keeps versions of removed files and refused to delete "
+        f"{len(refused)} of them under {where} ({reason}){mfa}: what was removed is still "
+        "held there. Grant s3:DeleteObjectVersion on the bucket (the next `lakehouse vacuum` "
+        "then deletes a table's versions, the next run those of scratch copies), or add a "
+        "lifecycle rule expiring non-current versions (NoncurrentVersionExpiration, "
+        f"NoncurrentDays {LIFECYCLE_DAYS}) for the prefix"
+    )
+
+
+def noncurrent_expiry_days(bucket: str, prefix: str) -> int | None:
+    """The fewest days after which an enabled lifecycle rule covering `prefix` expires
+    non-current versions, or None (no such rule, or the rules cannot be read)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        rules = s3_client().get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+    except ClientError:
+        return None  # none set, or not allowed to read them: either way none to rely on
+    days = [
+        int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        for rule in rules
+        if rule.get("Status") == "Enabled"
+        and "NoncurrentDays" in rule.get("NoncurrentVersionExpiration", {})
+        and _covers(rule, prefix)
+    ]
+    return min(days) if days else None
+
+
+def _covers(rule: dict[str, Any], prefix: str) -> bool:
+    # A rule that also filters by tag or size is not known to reach every object below it.
+    filtered = rule.get("Filter", {})
+    if set(filtered) - {"Prefix"}:
+        return False
+    return prefix.startswith(str(filtered.get("Prefix", rule.get("Prefix", ""))))
+
+
+def _error_code(error: Any) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 @dataclass(frozen=True)
