@@ -1,10 +1,10 @@
 """Bronze job: new landing files -> typed `*_landing` tables and `bronze.quarantine`.
 
 A file is ingested once per content: `bronze.ingested_files` records its path and SHA-256
-after its records are committed. A file listed with the size and modification time it was
-ingested with is skipped without being read; otherwise its checksum decides. The same content
-again (a re-delivery, a `touch`) adds nothing; new content under a known name is a new
-delivery: its lines are ingested beside the earlier ones (bronze keeps every delivery) and
+after its records are committed. A file listed with the size, modification time and (on S3)
+ETag it was ingested with is skipped without being read; otherwise its checksum decides. The
+same content again (a re-delivery, a `touch`) adds nothing; new content under a known name is
+a new delivery: its lines are ingested beside the earlier ones (bronze keeps every delivery) and
 silver takes the newest customer record and collapses identical readings.
 """
 
@@ -46,7 +46,7 @@ from lakehouse.core.config import MaintenanceConfig
 from lakehouse.core.context import RunContext, TableJob, TableResult
 from lakehouse.core.delta_log import is_delta_table, table_version
 from lakehouse.core.landing import LandingFile, checked, landing_lines, survey
-from lakehouse.core.merge import MergeResult
+from lakehouse.core.merge import MergeResult, with_new_columns
 from lakehouse.core.ops_tables import SUPPRESSION_LIST
 from lakehouse.core.scratch import STAGING, staged
 from lakehouse.core.storage import join
@@ -111,7 +111,8 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     ingested = [ingested_file_row(ctx, source, file) for file in new]
     for file in seen_again:  # same content, new size or time: remember it, read nothing
         known_row = known[(file.path, str(file.checksum))]
-        ingested.append({**known_row, "size": file.size, "modified_ns": file.modified_ns})
+        seen = {"size": file.size, "modified_ns": file.modified_ns, "etag": file.etag}
+        ingested.append({**known_row, **seen})
     if ingested:
         record_ingested_files(ctx, ingested)
     if new:
@@ -244,10 +245,12 @@ def sort_out(
 ) -> tuple[list[LandingFile], list[LandingFile]]:
     """Split listed files into new content and known content seen with a new size or time.
 
-    Unchanged files (same path, size and modification time as ingested) are dropped unread.
+    Unchanged files (listed as when ingested: path, size, time, ETag) are dropped unread.
     """
-    unchanged = {(key[0], row["size"], row["modified_ns"]) for key, row in known.items()}
-    candidates = [f for f in listed if (f.path, f.size, f.modified_ns) not in unchanged]
+    unchanged = {
+        (key[0], row["size"], row["modified_ns"], row.get("etag")) for key, row in known.items()
+    }
+    candidates = [f for f in listed if f.listed_as not in unchanged]
     new: list[LandingFile] = []
     seen_again: list[LandingFile] = []
     for file in checked(candidates):
@@ -265,14 +268,17 @@ def ingested_file_row(ctx: RunContext, source: str, file: LandingFile) -> dict[s
         "batch": ctx.batches.current,
         "ingestion_run_id": ctx.run_id,
         "ingested_at": ctx.started_at,
+        "etag": file.etag,
     }
 
 
 def record_ingested_files(ctx: RunContext, rows: list[dict[str, object]]) -> None:
     columns = INGESTED_FILES.column_names
     frame = ctx.spark.createDataFrame(
-        [tuple(r[c] for c in columns) for r in rows], INGESTED_FILES.row_schema
+        [tuple(r.get(c) for c in columns) for r in rows], INGESTED_FILES.row_schema
     )
+    # A table made before its DDL had `etag` gets the column first (its own commit).
+    with_new_columns(ctx.spark, INGESTED_FILES, INGESTED_FILES.location(ctx.warehouse), frame)
     ctx.merge(frame, INGESTED_FILES)
 
 

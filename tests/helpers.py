@@ -8,8 +8,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -379,3 +384,117 @@ def layer_table_rows(warehouse: Path) -> dict[str, int]:
         name: DeltaTable(table_location(str(warehouse), name)).to_pyarrow_table().num_rows
         for name in names
     }
+
+
+# --- Processes -------------------------------------------------------------------------------
+
+
+class LakehouseProcess:
+    """A `lakehouse` command in its own process, its stderr read as it comes."""
+
+    def __init__(self, *arguments: str, **env: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lakehouse", *arguments],
+            cwd=ROOT,
+            env={**os.environ, "RUST_LOG": "error", **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not any(text in line for line in self.lines):
+            assert self.process.poll() is None, "".join(self.lines)
+            assert time.monotonic() < deadline, "".join(self.lines)
+            time.sleep(0.1)
+
+    def finish(self) -> tuple[int, str]:
+        code = self.process.wait(timeout=300)
+        self._reader.join(timeout=10)
+        return code, "".join(self.lines)
+
+
+# --- Storage outages --------------------------------------------------------------------------
+
+
+class CuttableProxy:
+    """A TCP proxy on loopback in front of a server's port, whose link can be cut and restored.
+
+    `cut()` is a storage outage as clients meet it: open connections are reset and new ones
+    refused (botocore's `EndpointConnectionError`) until `restore()` listens again, on the
+    same port. Clients point at `endpoint` instead of the server.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target_host, _, port = target.removeprefix("http://").partition(":")
+        self.target_port = int(port)
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.port = 0
+        self.restore()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                # shutdown() first: a close() alone leaves a thread blocked in accept() and
+                # the port listening.
+                with suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                self._listener.close()
+                self._listener = None
+            for connection in self._open:
+                with suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                server = socket.create_connection((self.target_host, self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)

@@ -9,7 +9,9 @@ CREATE TABLE IF NOT EXISTS bronze.ingested_files (
   modified_ns BIGINT,
   batch BIGINT,
   ingestion_run_id STRING,
-  ingested_at TIMESTAMP
+  ingested_at TIMESTAMP,
+  -- The S3 ETag (NULL for local files): with size and time, how a listing recognises the file.
+  etag STRING
 )
 USING delta
 LOCATION '${location}';

@@ -1,14 +1,15 @@
 """`lakehouse` command line: run, generate, land, sql, tables, runs, history, diff, restore,
-vacuum, erase, audit, quarantine, ddl, config.
+vacuum, repair, erase, audit, quarantine, ddl, config.
 
 Hydra overrides (`key=value`) follow the subcommand, for example
 `lakehouse run paths.landing=/data/landing paths.warehouse=/data/wh`.
 
 Exit status: 0 done (also when a reader such as `head` closes the output early); 1 failed: a
-run failed, the audit found violations, or what was asked for is not there (a table, a
-version, a run, data to audit) or the engine rejects the query; 2 configuration or usage
-error, reported before anything is written (a bad key, an unreachable bucket, a statement that
-writes without --allow-writes, a sample that would mix with another); 3 busy: another run
+run failed (also when storage or Glue stops answering after it began writing, or it lost the
+S3 lease to another run), the audit found violations, or what was asked for is not there (a
+table, a version, a run, data to audit) or the engine rejects the query; 2 configuration or
+usage error, reported before anything is written (a bad key, an unreachable bucket, a statement
+that writes without --allow-writes, a sample that would mix with another); 3 busy: another run
 holds the warehouse; 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM (the run is
 recorded as interrupted and the warehouse released; see `lakehouse.core.interrupt`). Mistakes are
 one line on stderr, never a traceback.
@@ -51,6 +52,7 @@ from lakehouse.app.maintenance import (
 )
 from lakehouse.app.pipeline import (
     RulesFailed,
+    RunFailed,
     full_refresh_tables,
     operation,
     quality_rules,
@@ -58,6 +60,7 @@ from lakehouse.app.pipeline import (
     select_jobs,
 )
 from lakehouse.app.quality import check_tables, failed
+from lakehouse.app.repair import repair_duplicates
 from lakehouse.app.status import source_status, table_status
 from lakehouse.core.aws import prepared_environment
 from lakehouse.core.catalog import attach_warehouse, table_location
@@ -75,6 +78,7 @@ from lakehouse.core.engine import EngineError, open_session
 from lakehouse.core.erasures import unfinished_erasures
 from lakehouse.core.errors import QueryError, UsageError, query_errors
 from lakehouse.core.expectations import RuleOutcome
+from lakehouse.core.fence import LeaseLost
 from lakehouse.core.glue import catalog_table
 from lakehouse.core.history import UnknownTable, named_table, run_listing, table_history
 from lakehouse.core.identity import email_digest
@@ -157,6 +161,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except WarehouseBusy as error:
         print(f"busy: {error}", file=sys.stderr)
         return EXIT_BUSY
+    except (RunFailed, LeaseLost) as error:
+        # After the run began writing: a failure, never exit 2 (which promises nothing was
+        # written); orchestrators retry it, and the next run completes the work.
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except STORAGE_ERRORS as error:
         # A bucket, region, endpoint or key that does not answer, met by a command that had
         # no reason to check it first (a read): the same line as `run` gives before it starts.
@@ -202,6 +211,7 @@ EXAMPLES = {
     "diff": "lakehouse diff gold.machine_learning_curated 2 3",
     "restore": "lakehouse restore silver.customer_trusted 4",
     "vacuum": "lakehouse vacuum --retain-hours 168",
+    "repair": "lakehouse repair && lakehouse run",
     "erase": "lakehouse erase --email someone@example.com --dry-run",
     "audit": "lakehouse audit consent --as-of 20261201T060000Z-1a2b3c4d",
     "quarantine": "lakehouse quarantine replay",
@@ -359,6 +369,13 @@ def _parser() -> argparse.ArgumentParser:
         type=whole_hours,
         default=DEFAULT_RETAIN_HOURS,
         help="keep files newer versions replaced for this many whole hours",
+    )
+
+    command(
+        "repair",
+        cmd_repair,
+        "remove rows that repeat a table's key (left by two runs writing at once)",
+        formats=(),
     )
 
     erase = command("erase", cmd_erase, "remove a customer's rows from every table", formats=())
@@ -903,6 +920,21 @@ def cmd_vacuum(args: argparse.Namespace, config: Config) -> int:
             file=sys.stderr,
         )
     return EXIT_FAILED if unfinished else 0
+
+
+def cmd_repair(args: argparse.Namespace, config: Config) -> int:
+    with opened_warehouse(config) as (spark, tables):
+        if not tables:
+            print(f"nothing to repair: no tables in {config.paths.warehouse}")
+            return 0
+        with operation(spark, config, "repair", "duplicate keys") as (ctx, results):
+            results.extend(repair_duplicates(ctx))
+    if not results:
+        print("nothing to repair: no table holds two rows with one key")
+        return 0
+    print(format_table(("table", "rows removed"), [(r.table, r.deleted) for r in results]))
+    print("run `lakehouse run` next: it rebuilds the repaired silver and gold tables from bronze")
+    return 0
 
 
 def cmd_erase(args: argparse.Namespace, config: Config) -> int:

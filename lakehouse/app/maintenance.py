@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from bronze.tables import INGESTED_FILES, LANDING_TABLES, QUARANTINE
 from lakehouse.app.tables import TABLES
+from lakehouse.core import fence
 from lakehouse.core.catalog import TableSpec, table_location
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import (
@@ -153,6 +154,7 @@ def vacuum(ctx: RunContext, tables: list[str], retain_hours: float) -> list[Vacu
         ):
             rewrite_without(ctx.spark, ctx.table(table).limit(0), table, ctx.warehouse)
         fault_point(f"before:vacuum:{name}")
+        fence.check()
         deleted = log.vacuum(location, retain_hours)
         fault_point(f"after:vacuum:{name}")
         done.append(Vacuumed(name, deleted, before, table_version(location)))
@@ -199,6 +201,7 @@ def forget_history(ctx: RunContext, vacuumed: list[Vacuumed], tables: list[str])
     for name in tables:
         location = table_location(ctx.warehouse, name)
         fault_point(f"before:purge:{name}")
+        fence.check()
         log.purge_log(location)
         fault_point(f"after:purge:{name}")
         purged[name] = table_version(location)

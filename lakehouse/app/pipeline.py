@@ -16,9 +16,16 @@ from bronze.job import latest_batch
 from bronze.tables import QUARANTINE, SOURCES
 from gold.job import JOBS as GOLD_JOBS
 from lakehouse.app.tables import TABLES
+from lakehouse.core import fence
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.compaction import compact_small_files
-from lakehouse.core.config import CatalogKind, Config, ConfigError, require_landing
+from lakehouse.core.config import (
+    STORAGE_ERRORS,
+    CatalogKind,
+    Config,
+    ConfigError,
+    require_landing,
+)
 from lakehouse.core.context import Batches, RunContext, RunOptions, TableJob, TableResult
 from lakehouse.core.delta_log import table_version
 from lakehouse.core.engine import brief, interrupt_engine
@@ -215,34 +222,74 @@ def operation(
     if config.catalog.kind == CatalogKind.glue:  # before the lock: nothing written if it fails
         names = [table.qualified_name for table in TABLES]
         check_ownership(config.catalog, {name: table_location(warehouse, name) for name in names})
-    with warehouse_lock(warehouse, run_id, run.lock_timeout_seconds, run.lease_seconds):
-        # Scratch copies hold raw records; a killed run leaves its copies behind, and no other
-        # writer can be using them while this one holds the warehouse.
+    began = False  # whether the run log holds this run: from then on it has written
+    try:
+        with warehouse_lock(warehouse, run_id, run.lock_timeout_seconds, run.lease_seconds):
+            # Scratch copies hold raw records; a killed run leaves its copies behind, and no
+            # other writer can be using them while this one holds the warehouse.
+            remove_tree(join(warehouse, STAGING))
+            config = with_pseudonym_salt(config, create=True)
+            attached = attach_warehouse(spark, warehouse)
+            batches = Batches.after(latest_batch(spark, warehouse))
+            options = options or RunOptions(quarantine=QUARANTINE)
+            digest = rules_digest(config, options.rules)
+            ctx = RunContext(
+                spark, config, run_id, now, batches, digest, ensured=set(attached), options=options
+            )
+            began = True
+            record_start(ctx, command, target)
+            results: list[TableResult] = []
+            try:
+                yield ctx, results
+                if config.catalog.kind == CatalogKind.glue:
+                    publish_to_glue(ctx)
+            except fence.LeaseLost:
+                raise  # the warehouse is another run's now: not even the run log is written
+            except Interrupted as interruption:
+                interruption.command, interruption.run_id = command, run_id
+                _wind_down(ctx, command, target, results, interruption)
+                raise
+            except Exception as error:
+                _record_failure(ctx, command, target, results, error)
+                raise
+            finally:
+                _remove_scratch(warehouse)  # the run's shared copies (`ctx.shared`)
+            record_end(ctx, command, target, results)
+    except STORAGE_ERRORS as error:
+        if not began:
+            raise  # nothing written yet: the configuration error it is reported as
+        raise RunFailed(
+            f"{command} {run_id} failed: storage stopped answering after it began writing "
+            f"({brief(error)}); what it committed stands, and running it again completes "
+            "the work"
+        ) from error
+
+
+class RunFailed(RuntimeError):
+    """A store (S3, Glue) stopped answering after the run began writing. Reported as a
+    failure (exit 1), never as a configuration error (exit 2, which promises nothing was
+    written and which orchestrators do not retry)."""
+
+
+def _record_failure(
+    ctx: RunContext, command: str, target: str, results: list[TableResult], error: Exception
+) -> None:
+    """Record the run as failed if the store lets us; the error that stopped it goes on."""
+    try:
+        record_end(ctx, command, target, results, error)
+    except Exception as recording:
+        # The same outage, most likely: the next run marks this one interrupted.
+        log.warning("could not record run %s as failed: %s", ctx.run_id, brief(recording))
+
+
+def _remove_scratch(warehouse: str) -> None:
+    if fence.lost():
+        return  # the scratch space is the new holder's now
+    try:
         remove_tree(join(warehouse, STAGING))
-        config = with_pseudonym_salt(config, create=True)
-        attached = attach_warehouse(spark, warehouse)
-        batches = Batches.after(latest_batch(spark, warehouse))
-        options = options or RunOptions(quarantine=QUARANTINE)
-        digest = rules_digest(config, options.rules)
-        ctx = RunContext(
-            spark, config, run_id, now, batches, digest, ensured=set(attached), options=options
-        )
-        record_start(ctx, command, target)
-        results: list[TableResult] = []
-        try:
-            yield ctx, results
-            if config.catalog.kind == CatalogKind.glue:
-                publish_to_glue(ctx)
-        except Interrupted as interruption:
-            interruption.command, interruption.run_id = command, run_id
-            _wind_down(ctx, command, target, results, interruption)
-            raise
-        except Exception as error:
-            record_end(ctx, command, target, results, error)
-            raise
-        finally:
-            remove_tree(join(warehouse, STAGING))  # the run's shared copies (`ctx.shared`)
-        record_end(ctx, command, target, results)
+    except STORAGE_ERRORS as error:
+        # The next run removes them first thing; the error that matters is the run's own.
+        log.warning("could not remove the scratch copies: %s", brief(error))
 
 
 def _wind_down(
@@ -265,7 +312,7 @@ def _wind_down(
         except Exception as error:
             log.warning("could not record run %s as interrupted: %s", ctx.run_id, brief(error))
     # A cancelled write may have left a scratch copy behind after its own cleanup ran.
-    remove_tree(join(ctx.warehouse, STAGING))
+    _remove_scratch(ctx.warehouse)
 
 
 def publish_to_glue(ctx: RunContext) -> dict[str, str]:

@@ -46,13 +46,16 @@ class TableStatus:
 
 def source_status(spark: SparkSession, config: Config, now: datetime) -> list[SourceStatus]:
     limit = config.quality.max_source_age_hours
-    seen: set[tuple[str, int, int]] = set()
+    seen: set[tuple[str, int, int, str | None]] = set()
     last: dict[str, datetime] = {}
     location = INGESTED_FILES.location(config.paths.warehouse)
     if is_delta_table(location):
         ingested = spark.read.format("delta").load(location)
-        for path, size, modified in ingested.select("file", "size", "modified_ns").collect():
-            seen.add((path, size, modified))
+        columns = ["file", "size", "modified_ns"]
+        if "etag" in ingested.columns:  # a table from before the column
+            columns.append("etag")
+        for row in ingested.select(*columns).collect():
+            seen.add((row[0], row[1], row[2], row[3] if len(row) > 3 else None))
         # As epoch microseconds: Python datetimes from the engine follow the machine's zone.
         latest = ingested.groupBy("source").agg(F.unix_micros(F.max("ingested_at")))
         for source, micros in latest.collect():
@@ -64,7 +67,7 @@ def source_status(spark: SparkSession, config: Config, now: datetime) -> list[So
         landed = datetime.fromtimestamp(newest.modified_ns / 1e9, UTC) if newest else None
         age = (now - landed).total_seconds() / 3600 if landed else None
         stale = bool(limit) and (age is None or age > limit)
-        waiting = sum((f.path, f.size, f.modified_ns) not in seen for f in files)
+        waiting = sum(f.listed_as not in seen for f in files)
         name = newest.path.rsplit("/", 1)[-1] if newest else None
         found.append(
             SourceStatus(source, len(files), waiting, name, landed, last.get(source), age, stale)

@@ -11,6 +11,7 @@ since their watermark, so a table that was up to date gets its watermark moved a
 
 from __future__ import annotations
 
+from lakehouse.core import fence
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import file_count, table_log, table_version
 from lakehouse.core.history import named_table
@@ -30,6 +31,7 @@ def compact_small_files(ctx: RunContext, names: list[str], above_files: int) -> 
             continue
         before = table_version(location)
         mark = watermark(ctx, table)
+        fence.check()
         log.compact(location)
         after = table_version(location)
         up_to_date = (

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.core import fence
 from lakehouse.core.catalog import TableSpec, ensure_properties, ensure_table
 from lakehouse.core.config import Config
 from lakehouse.core.expectations import Rule, RuleOutcome
@@ -101,6 +102,7 @@ class RunContext:
         them when it ends (`lakehouse.app.pipeline.operation`), or the next run does."""
         if name not in self._shared:
             location = join(self.warehouse, STAGING, SHARED, name)
+            fence.check()  # scratch space is the warehouse holder's alone
             rows().write.format("delta").mode("overwrite").save(location)
             self._shared[name] = self.spark.read.format("delta").load(location)
         return self._shared[name]

@@ -7,7 +7,8 @@ Every commit passes a fault point before and after it (`before:silver.customer_t
 `LAKEHOUSE_FAULT_ACTION`:
 - `kill` (default): SIGKILL the process, as a crash or an OOM kill would;
 - `raise`: raise `InjectedFault`, so tests can crash a run in-process many times cheaply;
-- `stall`: sleep `LAKEHOUSE_FAULT_STALL_SECONDS` (default 5), as a slow store would;
+- `stall`: sleep `LAKEHOUSE_FAULT_STALL_SECONDS` (default 5), as a slow store would, after
+  logging where (a test then knows the run is there: to pause it, or cut its storage);
 - `interrupt`: raise `KeyboardInterrupt`, as Python's own SIGINT handler does on Ctrl-C
   (in-process: a real SIGINT would also shut the embedded engine's server down);
 - `sigint`: send the process SIGINT, as Ctrl-C in a terminal does (for runs in their own
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from fnmatch import fnmatchcase
 
@@ -39,6 +41,7 @@ def fault_point(point: str) -> None:
     if action == "raise":
         raise InjectedFault(point)
     if action == "stall":
+        print(f"fault: stalling at {point}", file=sys.stderr, flush=True)
         time.sleep(float(os.environ.get(STALL_ENV, "5")))
         return
     if action == "interrupt":

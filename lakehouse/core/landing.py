@@ -74,6 +74,17 @@ class LandingFile:
     modified_ns: int
     checksum: str | None = None
     careful: str | None = None
+    # The S3 ETag (None for local files): see `listed_as`.
+    etag: str | None = None
+
+    @property
+    def listed_as(self) -> tuple[str, int, int, str | None]:
+        """What the listing says about the file without reading it: equal means unchanged.
+
+        Local times have nanoseconds; S3's have whole seconds, so an object overwritten within
+        the second it was listed in would look unchanged by size and time: its ETag differs.
+        """
+        return (self.path, self.size, self.modified_ns, self.etag)
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,9 @@ def survey(landing: str, source: str, *, follow_outside_links: bool = False) -> 
         if why:
             found.skipped.append((entry.path, why))
         else:
-            found.files.append(LandingFile(entry.path, entry.size, entry.modified_ns))
+            found.files.append(
+                LandingFile(entry.path, entry.size, entry.modified_ns, etag=entry.etag)
+            )
     return found
 
 

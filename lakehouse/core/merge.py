@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
-from lakehouse.core import scratch
+from lakehouse.core import fence, scratch
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.delta_log import commits_metrics, drop_checkpoint_hint, table_version
 from lakehouse.core.faults import fault_point
@@ -68,7 +68,7 @@ def merge_into(
     statement = merge_statement(
         table, target.columns, view, delete_unmatched=delete_unmatched, flagged=scope is not None
     )
-    fault_point(f"before:{table.qualified_name}")
+    _before_commit(f"before:{table.qualified_name}")
     if scope is None:
         _run_with_view(spark, statement, rows, view)
     else:
@@ -104,6 +104,7 @@ def delete_matching(
     view = f"delete_keys_{table.schema}_{table.name}"
     on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
     statement = f"MERGE INTO {table.qualified_name} t USING {view} s ON {on}\n"
+    fence.check()
     _run_with_view(spark, statement + "WHEN MATCHED THEN DELETE", keys, view)
     after, metrics = _committed(location, before)
     deleted = int(metrics.get("numTargetRowsDeleted", 0))
@@ -132,12 +133,43 @@ def rewrite_without(
         spark, kept.select(*target.columns), warehouse, table.qualified_name
     ) as copy:
         rows_after = copy.count()
-        fault_point(f"before:{table.qualified_name}")
+        _before_commit(f"before:{table.qualified_name}")
         _run_with_view(spark, statement, copy, view)
         fault_point(f"after:{table.qualified_name}")
     after, _ = _committed(location, before)
     deleted = rows_before - rows_after
     return MergeResult(table.qualified_name, before, after, None, 0, 0, deleted)
+
+
+def rewrite_deduplicated(spark: SparkSession, table: TableSpec, warehouse: str) -> MergeResult:
+    """Rewrite the whole table keeping one row per key (one commit); nothing when no key repeats.
+
+    Only writers that bypassed the warehouse lock repeat a key (two runs MERGEing at once);
+    which of a key's rows stays is arbitrary: silver and gold are rebuilt from bronze next.
+    """
+    location = table.location(warehouse)
+    before = table_version(location)
+    target = spark.table(table.qualified_name)
+    rows_before = target.count()
+    if rows_before == target.select(*table.keys).distinct().count():
+        return MergeResult(table.qualified_name, before, before, None, 0, 0, 0)
+    first = Window.partitionBy(*table.keys).orderBy(*table.keys)
+    kept = (
+        target.withColumn("_repair_rank", F.row_number().over(first))
+        .where(F.col("_repair_rank") == 1)
+        .select(*target.columns)
+    )
+    view = f"repair_source_{table.schema}_{table.name}"
+    column_list = ", ".join(f"`{c}`" for c in target.columns)
+    statement = f"INSERT OVERWRITE {table.qualified_name} SELECT {column_list} FROM {view}"
+    # The kept rows are computed before the overwrite replaces the files they are read from.
+    with scratch.staged(spark, kept, warehouse, table.qualified_name) as copy:
+        rows_after = copy.count()
+        _before_commit(f"before:{table.qualified_name}")
+        _run_with_view(spark, statement, copy, view)
+        fault_point(f"after:{table.qualified_name}")
+    after, _ = _committed(location, before)
+    return MergeResult(table.qualified_name, before, after, None, 0, 0, rows_before - rows_after)
 
 
 def _delete_then_insert(
@@ -167,7 +199,7 @@ def _delete_then_insert(
         _run_with_view(spark, statement, markers, view)
         _, metrics = _committed(location, before)
         deleted = int(metrics.get("numTargetRowsDeleted", 0))
-        fault_point(f"between:{table.qualified_name}")
+        _before_commit(f"between:{table.qualified_name}")
     kept = rows.where(~F.col(DELETE_FLAG))
     new = kept.where(~F.col(HELD_FLAG)).select(*columns)
     counts = kept.agg(F.count("*"), F.count_if(~F.col(HELD_FLAG))).first()
@@ -177,6 +209,16 @@ def _delete_then_insert(
     fault_point(f"after:{table.qualified_name}")
     after, _ = _committed(location, before)
     return MergeResult(table.qualified_name, before, after, source_rows, inserted, 0, deleted)
+
+
+def _before_commit(point: str) -> None:
+    """Every commit's last step: its fault point, then the fence (`lakehouse.core.fence`).
+
+    The fence comes after the fault point, so a run stalled there (as a paused or cut-off
+    run would be) still checks that it holds the warehouse before it writes.
+    """
+    fault_point(point)
+    fence.check()
 
 
 def _run_with_view(spark: SparkSession, statement: str, source: DataFrame, view: str) -> None:
@@ -207,7 +249,7 @@ def append_into(
     rows = source.select(*columns)
     if data_files is not None:
         rows = rows.coalesce(data_files)
-    fault_point(f"before:{table.qualified_name}")
+    _before_commit(f"before:{table.qualified_name}")
     _insert(spark, table, columns, rows, view)
     fault_point(f"after:{table.qualified_name}")
     after, metrics = _committed(location, before)
@@ -237,6 +279,7 @@ def with_new_columns(
     if not missing:
         return columns
     added = StructType([StructField(f.name, f.dataType, nullable=True) for f in missing])
+    fence.check()
     empty = spark.createDataFrame([], added).write.format("delta").mode("append")
     empty.option("mergeSchema", "true").save(location)
     spark.catalog.refreshTable(table.qualified_name)

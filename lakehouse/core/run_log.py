@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from lakehouse.core.config import Config
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.interrupt import Interrupted
-from lakehouse.core.ops_tables import RULE_RESULTS, RUN_TABLES, RUNS
+from lakehouse.core.ops_tables import ERASURES, RULE_RESULTS, RUN_TABLES, RUNS
 
 
 def config_digest(config: Config) -> str:
@@ -29,7 +29,7 @@ def config_digest(config: Config) -> str:
 
 def record_start(ctx: RunContext, command: str, target: str) -> None:
     """Mark runs left `running` by a killed process as interrupted, then record this one."""
-    ctx.ensure(RUNS, RUN_TABLES, RULE_RESULTS)  # before Glue publishes the tables
+    ctx.ensure(RUNS, RUN_TABLES, RULE_RESULTS, ERASURES)  # before Glue publishes the tables
     stale = ctx.table(RUNS).where(F.col("status") == "running").collect()
     rows = [{**row.asDict(), "status": "interrupted"} for row in stale]
     rows.append(

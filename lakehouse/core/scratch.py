@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.core import fence
 from lakehouse.core.storage import join, remove_tree
 
 STAGING = "_staging"
@@ -31,8 +32,10 @@ def staged(
         yield rows
         return
     location = join(warehouse, STAGING, name)
+    fence.check()  # a run that lost the warehouse must not write over the new holder's copy
     try:
         rows.write.format("delta").mode("overwrite").save(location)
         yield spark.read.format("delta").load(location)
     finally:
-        remove_tree(location)
+        if not fence.lost():
+            remove_tree(location)

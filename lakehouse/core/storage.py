@@ -46,6 +46,9 @@ class Entry:
     modified_ns: int = 0
     # A link's resolved target; None when it points nowhere.
     target: str | None = None
+    # An S3 object's ETag (None for local files): S3 times have whole seconds, so size and
+    # time cannot tell apart two contents written within one second; the ETag can.
+    etag: str | None = None
 
 
 def is_s3(path: str) -> bool:
@@ -96,7 +99,8 @@ def list_entries(folder: str) -> list[Entry]:
                 continue
             modified = int(item["LastModified"].timestamp() * 1_000_000_000)
             path = f"{S3_SCHEME}{bucket}/{item['Key']}"
-            entries.append(Entry(path, "file", int(item["Size"]), modified))
+            etag = str(item.get("ETag", "")).strip('"') or None
+            entries.append(Entry(path, "file", int(item["Size"]), modified, etag=etag))
     return sorted(entries, key=lambda entry: entry.path)
 
 

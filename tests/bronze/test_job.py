@@ -5,19 +5,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from bronze.job import bronze_file_count
+from bronze.job import bronze_file_count, ingested_file_row, sort_out
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.app.tables import TABLES
+from lakehouse.core.aws import prepared_environment
 from lakehouse.core.config import MaintenanceConfig
 from lakehouse.core.delta_log import file_count, table_version
-from lakehouse.core.landing import LandingFile
-from tests.helpers import ROOT, rows
+from lakehouse.core.landing import LandingFile, survey
+from lakehouse.core.storage import s3_client
+from tests.helpers import ROOT, rows, s3_config
 
 
 def write(folder: Path, name: str, *lines: str) -> None:
@@ -216,3 +220,31 @@ def test_a_backlog_of_a_thousand_files_lands_in_one_run(tmp_path: Path) -> None:
         assert sum(landed.column("num_records").to_pylist()) == hours, table
     curated = DeltaTable(str(warehouse / "gold/machine_learning_curated"))
     assert sum(curated.get_add_actions(flatten=True).column("num_records").to_pylist()) == hours
+
+
+@pytest.mark.slow
+def test_an_object_overwritten_within_the_second_it_was_listed_is_read(  # type: ignore[no-untyped-def]
+    moto_endpoint: str, bucket: str
+) -> None:
+    """S3 times have whole seconds: the same size at the same second is not the same content."""
+    config = s3_config(moto_endpoint, bucket)
+    key = "landing/customer/c.json"
+    run = SimpleNamespace(
+        batches=SimpleNamespace(current=1), run_id="r1", started_at=datetime.now(UTC)
+    )
+    with prepared_environment(config):
+        client = s3_client()
+        for _ in range(5):  # until both writes fall within one second of S3's clock
+            client.put_object(Bucket=bucket, Key=key, Body=b'{"email": "a@x"}\n')
+            listed = survey(config.paths.landing, "customer").files
+            new, _ = sort_out(listed, {})  # the run reads and records the first content
+            rows_ = [ingested_file_row(run, "customer", file) for file in new]  # type: ignore[arg-type]
+            known = {(str(row["file"]), str(row["checksum"])): row for row in rows_}
+            client.put_object(Bucket=bucket, Key=key, Body=b'{"email": "b@x"}\n')
+            again = survey(config.paths.landing, "customer").files
+            if again[0].modified_ns == listed[0].modified_ns:
+                break
+        assert again[0].size == listed[0].size and again[0].modified_ns == listed[0].modified_ns
+        changed, seen_again = sort_out(again, known)
+    assert [file.checksum for file in changed] != [file.checksum for file in new]
+    assert len(changed) == 1 and not seen_again

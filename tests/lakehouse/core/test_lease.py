@@ -8,14 +8,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, tzinfo
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any, cast
 
 import boto3
 import pytest
 
-from lakehouse.core.lease import LeaseHeld, s3_lease
+from lakehouse.core import fence, lease
+from lakehouse.core.fence import LeaseLost
+from lakehouse.core.lease import LeaseHeld, _acquire, s3_lease
 from lakehouse.core.lock import LOCK_FILE, WarehouseBusy, warehouse_lock
-from tests.helpers import ROOT
+from tests.helpers import ROOT, CuttableProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -126,3 +132,83 @@ def test_a_run_whose_cleanup_outlasts_the_grace_still_deletes_its_lease(  # type
     # Released for real: the next run takes the warehouse at once.
     with s3_lease(uri, holder("next"), 0, lease_seconds=30):
         pass
+
+
+# --- Fencing: a run that lost the lease writes nothing more (issue 29) -------------------------
+
+
+@pytest.fixture
+def outage(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CuttableProxy]:
+    """The lease's client reaches S3 through a proxy the test can cut; one attempt per call,
+    so a call met by the outage fails at once (as botocore's retries would, only later)."""
+    proxy = CuttableProxy(moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    yield proxy
+    proxy.cut()
+
+
+def direct(moto_endpoint: str) -> Any:
+    """A client of another host, reaching S3 without the proxy."""
+    return boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+
+
+def test_the_lease_is_renewed_again_after_a_storage_outage(  # type: ignore[no-untyped-def]
+    outage: CuttableProxy, moto_endpoint: str, bucket: str
+) -> None:
+    """An outage shorter than the lease must not cost it: renewals resume once S3 answers."""
+    uri, key = f"s3://{bucket}/wh/{LOCK_FILE}", f"wh/{LOCK_FILE}"
+    with s3_lease(uri, holder("run-a"), 0, lease_seconds=4):
+        outage.cut()
+        time.sleep(2.5)  # renewals fail: EndpointConnectionError
+        outage.restore()
+        time.sleep(3.5)  # unrenewed since the cut, the lease would be 6 s old by now
+        # Another host finds it alive: it was renewed after the outage.
+        assert unrenewed_for(direct(moto_endpoint), bucket, key) < 2
+
+
+def unrenewed_for(client: Any, bucket: str, key: str) -> float:
+    """Seconds since the object was last written, on S3's clock (whole seconds)."""
+    head = client.head_object(Bucket=bucket, Key=key)
+    now = parsedate_to_datetime(head["ResponseMetadata"]["HTTPHeaders"]["date"])
+    return (now - head["LastModified"]).total_seconds()
+
+
+def test_a_run_that_lost_its_lease_stops_before_its_next_write(  # type: ignore[no-untyped-def]
+    outage: CuttableProxy, moto_endpoint: str, bucket: str
+) -> None:
+    """Cut off past the lease, the run is taken over; back, it must not write again."""
+    uri, key = f"s3://{bucket}/wh/{LOCK_FILE}", f"wh/{LOCK_FILE}"
+    other = direct(moto_endpoint)
+    with s3_lease(uri, holder("run-a"), 0, lease_seconds=2):
+        outage.cut()
+        deadline = time.monotonic() + 10
+        while _acquire(other, bucket, key, b'{"run_id": "run-b"}', 2, {}) is None:
+            assert time.monotonic() < deadline, "the lease was never taken over"
+            time.sleep(0.3)
+        outage.restore()
+        with pytest.raises(LeaseLost, match="lost the warehouse lease"):
+            fence.check()
+        assert fence.lost()
+    # The loser leaves the new holder's lease alone.
+    assert other.get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"run_id": "run-b"}'
+
+
+class _ClockAhead(datetime):
+    """`datetime` on a host whose clock runs 90 s ahead of S3's."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _ClockAhead:  # type: ignore[override]
+        return cast(_ClockAhead, datetime.now(tz) + timedelta(seconds=90))
+
+
+def test_a_host_whose_clock_runs_ahead_cannot_take_a_live_lease(  # type: ignore[no-untyped-def]
+    s3_env, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"s3://{bucket}/wh/{LOCK_FILE}"
+    with s3_lease(uri, holder("run-a"), 0, lease_seconds=30):
+        # The lease module of the second host reads its (wrong) clock wherever it would.
+        monkeypatch.setattr(lease, "datetime", _ClockAhead, raising=False)
+        with pytest.raises(LeaseHeld, match="run-a"), s3_lease(uri, holder("b"), 1, 30):
+            pass
