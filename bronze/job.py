@@ -5,7 +5,8 @@ after its records are committed. A file listed with the size, modification time 
 ETag it was ingested with is skipped without being read; otherwise its checksum decides. The
 same content again (a re-delivery, a `touch`) adds nothing; new content under a known name is
 a new delivery: its lines are ingested beside the earlier ones (bronze keeps every delivery) and
-silver takes the newest customer record and collapses identical readings.
+silver takes the newest customer record and collapses identical readings. A landing zone moved
+to a new path is recognised by each file's name and content (see `sort_out`).
 """
 
 from __future__ import annotations
@@ -109,10 +110,9 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
                 )
 
     ingested = [ingested_file_row(ctx, source, file) for file in new]
-    for file in seen_again:  # same content, new size or time: remember it, read nothing
-        known_row = known[(file.path, str(file.checksum))]
-        seen = {"size": file.size, "modified_ns": file.modified_ns, "etag": file.etag}
-        ingested.append({**known_row, **seen})
+    for file, known_row in seen_again:  # known content: remember where it is now, read nothing
+        seen = {"file": file.path, "size": file.size, "modified_ns": file.modified_ns}
+        ingested.append({**known_row, **seen, "etag": file.etag})
     if ingested:
         record_ingested_files(ctx, ingested)
     if new:
@@ -242,20 +242,36 @@ def ingested_files(ctx: RunContext, source: str) -> dict[tuple[str, str], dict[s
 
 def sort_out(
     listed: Iterable[LandingFile], known: dict[tuple[str, str], dict[str, object]]
-) -> tuple[list[LandingFile], list[LandingFile]]:
-    """Split listed files into new content and known content seen with a new size or time.
+) -> tuple[list[LandingFile], list[tuple[LandingFile, dict[str, object]]]]:
+    """Split listed files into new content and known content seen again (with the row that
+    records it): with a new size or time, or under a moved landing zone.
 
     Unchanged files (listed as when ingested: path, size, time, ETag) are dropped unread.
+    A file is known by its path and content, or by its name in the source folder and content:
+    a landing zone moved to a new path (a new bucket, a renamed mount) holds the same names
+    with the same content, and those were ingested already. A known content under another
+    name is still a new delivery (see the README, "Scheduled runs").
     """
     unchanged = {
         (key[0], row["size"], row["modified_ns"], row.get("etag")) for key, row in known.items()
     }
+    by_name = {(file_name(path), checksum): row for (path, checksum), row in known.items()}
     candidates = [f for f in listed if f.listed_as not in unchanged]
     new: list[LandingFile] = []
-    seen_again: list[LandingFile] = []
+    seen_again: list[tuple[LandingFile, dict[str, object]]] = []
     for file in checked(candidates):
-        (seen_again if (file.path, file.checksum) in known else new).append(file)
+        checksum = str(file.checksum)
+        row = known.get((file.path, checksum)) or by_name.get((file_name(file.path), checksum))
+        if row is None:
+            new.append(file)
+        else:
+            seen_again.append((file, row))
     return new, seen_again
+
+
+def file_name(path: str) -> str:
+    """A landing file's name in its source folder (sources hold no subfolders)."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def ingested_file_row(ctx: RunContext, source: str, file: LandingFile) -> dict[str, object]:

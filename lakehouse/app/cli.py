@@ -9,7 +9,8 @@ run failed (also when storage or Glue stops answering after it began writing, or
 S3 lease to another run), the audit found violations, or what was asked for is not there (a
 table, a version, a run, data to audit) or the engine rejects the query; 2 configuration or
 usage error, reported before anything is written (a bad key, an unreachable bucket, a statement
-that writes without --allow-writes, a sample that would mix with another); 3 busy: another run
+that writes without --allow-writes or reads a path without --allow-paths, a sample that would
+mix with another, a warehouse on a read-only file system); 3 busy: another run
 holds the warehouse; 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM (the run is
 recorded as interrupted and the warehouse released; see `lakehouse.core.interrupt`). Mistakes are
 one line on stderr, never a traceback.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.metadata
-import json
 import logging
 import os
 import sys
@@ -28,8 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from itertools import takewhile
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -71,9 +70,10 @@ from lakehouse.core.config import (
     load_config,
     storage_error,
 )
-from lakehouse.core.context import TableResult
+from lakehouse.core.context import TableJob, TableResult
 from lakehouse.core.ddl import DIALECTS, ddl_script
 from lakehouse.core.delta_log import commits_metrics, is_delta_table, table_log, table_version
+from lakehouse.core.describe import describe_rows, described_query
 from lakehouse.core.engine import EngineError, open_session
 from lakehouse.core.erasures import unfinished_erasures
 from lakehouse.core.errors import QueryError, UsageError, query_errors
@@ -83,17 +83,19 @@ from lakehouse.core.glue import catalog_table
 from lakehouse.core.history import UnknownTable, named_table, run_listing, table_history
 from lakehouse.core.identity import email_digest
 from lakehouse.core.interrupt import interruptible
+from lakehouse.core.json_text import json_text
 from lakehouse.core.lock import WarehouseBusy
 from lakehouse.core.progress import (
     SUMMARY_COLUMNS,
     Progress,
     format_table,
     summary_rows,
-    utc_moment,
 )
 from lakehouse.core.secrets import AUTO, with_pseudonym_salt
+from lakehouse.core.sql_reach import check_reach
 from lakehouse.core.statements import Statements, parse_statements
 from lakehouse.core.storage import VersionsKept, folder_exists, remove_file, upload_tree
+from lakehouse.core.storage_faults import storage_fault
 from lakehouse.core.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
 
 log = logging.getLogger("lakehouse")
@@ -133,8 +135,10 @@ def _main(argv: Sequence[str] | None) -> int:
     for chatty in ("botocore", "boto3", "urllib3"):
         # Their INFO lines ("Found credentials in ...") say nothing a user acts on.
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    config: Config | None = None
     try:
-        return int(args.command(args, load_config(args.overrides)))
+        config = load_config(args.overrides)
+        return int(args.command(args, config))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
@@ -174,8 +178,12 @@ def _main(argv: Sequence[str] | None) -> int:
         )
         return EXIT_CONFIG
     except Exception as error:
-        log.exception("failed: %s", error)
-        return EXIT_FAILED
+        fault = storage_fault(error, config.paths.warehouse if config else "the warehouse")
+        if fault is None:
+            log.exception("failed: %s", error)
+            return EXIT_FAILED
+        print(f"error: {fault.message}", file=sys.stderr)
+        return EXIT_CONFIG if fault.nothing_written else EXIT_FAILED
 
 
 def installed_version() -> str:
@@ -327,6 +335,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="VERSION|TIMESTAMP|RUN_ID",
         help="read every table as it was at a version, a time or the end of a run",
     )
+    sql.add_argument(
+        "--allow-paths",
+        action="store_true",
+        help="let the statement read files by path (csv.`/data/x.csv`, LOCATION '...'); "
+        "never the warehouse's _secrets folder",
+    )
 
     command("tables", cmd_tables, "list the tables with row counts")
 
@@ -455,10 +469,11 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
             )
         except RulesFailed as failed:
             seconds = time.perf_counter() - started
-            _report_run(args, failed.run_id, "failed", failed.results, outcomes, seconds)
+            _report_run(args, failed.run_id, "failed", failed.results, outcomes, seconds, jobs)
             print(f"error: rules stopped {failed}", file=sys.stderr)
             return EXIT_FAILED
-    _report_run(args, run_id, "succeeded", results, outcomes, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    _report_run(args, run_id, "succeeded", results, outcomes, seconds, jobs)
     return 0
 
 
@@ -469,8 +484,17 @@ def _report_run(
     results: list[TableResult],
     outcomes: list[RuleOutcome],
     seconds: float,
+    jobs: Sequence[TableJob],
 ) -> None:
     notes = [note for result in results for note in result.notes]
+    ingests = any(job.table.startswith("bronze.") for job in jobs)
+    if not ingests:
+        # Without bronze nothing reads the landing zone: "nothing new to ingest" would be
+        # untrue while a file waits there.
+        notes.append(
+            f"{args.target} does not include bronze: the landing zone was not read "
+            "(`lakehouse run` or `lakehouse run bronze` ingests what waits there)"
+        )
     rules = [_rule_row(o) for o in outcomes if not o.passed or args.test]
     if args.format == "json":
         tables = _records(SUMMARY_COLUMNS, summary_rows(results))
@@ -483,10 +507,11 @@ def _report_run(
             "rules": _records(RULE_COLUMNS, rules),
             "notes": notes,
         }
-        print(json.dumps(report, default=_json_value))
+        print(json_text(report))
         return
     if status == "succeeded" and up_to_date(results):
-        print(f"up to date: nothing new to ingest or rebuild (run {run_id}, {seconds:.1f}s)")
+        what = "ingest or rebuild" if ingests else "rebuild"
+        print(f"up to date: nothing new to {what} (run {run_id}, {seconds:.1f}s)")
     else:
         print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
     if rules:
@@ -547,7 +572,7 @@ def cmd_test(args: argparse.Namespace, config: Config) -> int:
             "passed": not failing,
             "rules": _records(RULE_COLUMNS, rows),
         }
-        print(json.dumps(report, default=_json_value))
+        print(json_text(report))
     else:
         print(format_table(RULE_COLUMNS, rows))
         verdict = "FAILED: " + ", ".join(f"{o.table}.{o.rule.name}" for o in failing)
@@ -585,7 +610,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             "sources": _records(SOURCE_COLUMNS, source_rows),
             "tables": _records(TABLE_STATUS_COLUMNS, table_rows),
         }
-        print(json.dumps(report, default=_json_value))
+        print(json_text(report))
     else:
         print(format_table(SOURCE_COLUMNS, source_rows))
         print()
@@ -601,24 +626,13 @@ def _rounded(row: tuple[object, ...]) -> tuple[object, ...]:
     return tuple(round(v, 1) if isinstance(v, float) else v for v in row)
 
 
-def _json_value(value: object) -> object:
-    """How JSON output writes what json cannot: moments as UTC text, dates as ISO dates."""
-    if isinstance(value, datetime):
-        return utc_moment(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return str(value)
-
-
 def _records(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> list[dict[str, object]]:
     """Rows as JSON objects keyed by the listing's column names (the documented keys)."""
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def _print_json(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    print(json.dumps(_records(columns, rows), default=_json_value))
+    print(json_text(_records(columns, rows)))
 
 
 def cmd_generate(args: argparse.Namespace, config: Config) -> int:
@@ -709,15 +723,23 @@ def reaching_storage(config: Config, what: str) -> Iterator[None]:
 def cmd_sql(args: argparse.Namespace, config: Config) -> int:
     statements = parse_statements(args.query)
     _check_runnable(statements, args)
-    if not statements.read_only:
+    warehouse = config.paths.warehouse
+    writes = not statements.read_only
+    check_reach(args.query, warehouse, allow_paths=args.allow_paths, writes=writes)
+    if writes:
         with open_session(config) as spark, query_errors():
             return _run_writes(spark, config, statements, args)
     with opened_warehouse(config) as (spark, tables), query_errors():
-        query = args.query
+        describing = described_query(args.query)
+        query = describing or args.query
         if args.as_of:
-            as_of = resolve_as_of(spark, config.paths.warehouse, args.as_of)
-            query = rewrite_query(query, config.paths.warehouse, tables, as_of)
+            as_of = resolve_as_of(spark, warehouse, args.as_of)
+            query = rewrite_query(query, warehouse, tables, as_of)
+            # What runs is the rewritten text: judge that too, not only what was typed.
+            check_reach(query, warehouse, allow_paths=args.allow_paths, writes=False)
         result = spark.sql(query)
+        if describing:
+            result = describe_rows(spark, result)
         if args.format == "csv":
             _write_csv(result)
             return 0
@@ -819,7 +841,7 @@ def _write_csv(result: DataFrame) -> None:
 def _write_json_lines(result: DataFrame) -> None:
     """Every row, one JSON object per line (streamed like csv: any size fits)."""
     for row in result.toLocalIterator():
-        print(json.dumps(row.asDict(recursive=True), default=_json_value))
+        print(json_text(row.asDict(recursive=True)))
 
 
 def _print_rows(columns: list[str], rows: list[tuple[object, ...]], max_rows: int) -> None:
@@ -994,7 +1016,7 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
         found = [
             {"table": v.table, "rows": v.rows, "sample_keys": list(v.sample)} for v in violations
         ]
-        print(json.dumps({"as_of": label, "passed": not violations, "violations": found}))
+        print(json_text({"as_of": label, "passed": not violations, "violations": found}))
         return EXIT_FAILED if violations else 0
     if not violations:
         print(

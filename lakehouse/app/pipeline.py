@@ -36,6 +36,7 @@ from lakehouse.core.expectations import (
     RuleFailed,
     RuleOutcome,
     RulesError,
+    check_rules_dir,
     load_rules,
 )
 from lakehouse.core.glue import catalog_table, check_ownership, register_tables
@@ -83,6 +84,7 @@ def quality_rules(config: Config) -> dict[str, tuple[Rule, ...]]:
     anything is written. A relationship must point upstream: a rule checks rows against a
     table the same run has already brought up to date."""
     known = {table.qualified_name: table for table in TABLES}
+    check_rules_dir(config.quality.rules_dir, known)
     rules = {
         name: found
         for name, table in known.items()

@@ -32,6 +32,8 @@ def check_tables(
     as_of: AsOf | None = None,
 ) -> list[RuleOutcome]:
     """The outcome of every rule of every table named in `tables` that has rules."""
+    if as_of is not None and as_of.version is not None:
+        _one_table_only(rules, tables, as_of)
     outcomes: list[RuleOutcome] = []
     for name in tables:
         table_rules = rules.get(name, ())
@@ -47,6 +49,23 @@ def check_tables(
         before = _count_before(spark, warehouse, name, as_of)
         outcomes += judge_table(table_rules, name, rows, before)
     return outcomes
+
+
+def _one_table_only(rules: Mapping[str, tuple[Rule, ...]], tables: list[str], as_of: AsOf) -> None:
+    # A version number is one table's: read at another table (a second table tested, or a
+    # relationship's parent) it would name an unrelated point of that table's history.
+    read = {name for name in tables if rules.get(name)} | {
+        rule.to
+        for name in tables
+        for rule in rules.get(name, ())
+        if rule.check == Check.relationship and rule.to
+    }
+    if len(read) > 1:
+        raise AsOfError(
+            f"--as-of {as_of.version} is one table's version, and these rules read "
+            f"{len(read)} tables ({', '.join(sorted(read))}): give a run id (`lakehouse runs`) "
+            "or a timestamp to read them all at one moment"
+        )
 
 
 def failed(outcomes: list[RuleOutcome]) -> list[RuleOutcome]:

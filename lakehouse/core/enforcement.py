@@ -49,7 +49,7 @@ def enforce(
     row_rules = [rule for rule in rules if rule.row_check]
     table_rules = [rule for rule in rules if not rule.row_check and ctx.options.test]
     if not row_rules and not table_rules:
-        return Enforced(content)
+        return _quarantined(ctx, table, content, None, rebuilt=scope is None)
     name = table.qualified_name
     outcomes: list[RuleOutcome] = []
     dropping = None
@@ -81,17 +81,31 @@ def enforce(
     ctx.rule_outcomes.extend(outcomes)
     if any(o.outcome == "failed" for o in outcomes):
         raise RuleFailed(name, outcomes)
-    if dropping is None:
-        return Enforced(content)
-    return _quarantined(ctx, table, content, dropping)
+    return _quarantined(ctx, table, content, dropping, rebuilt=scope is None)
 
 
 def _quarantined(
-    ctx: RunContext, table: TableSpec, content: DataFrame, dropping: DataFrame
+    ctx: RunContext,
+    table: TableSpec,
+    content: DataFrame,
+    dropping: DataFrame | None,
+    *,
+    rebuilt: bool,
 ) -> Enforced:
+    """`content`, with the rows the drop rules dropped (`dropping`) put in the quarantine.
+
+    A table rebuilt in full has had every row judged again, so its quarantined rows become
+    exactly this run's drops: rows a relaxed or removed rule lets through leave the quarantine
+    (they are back in the table), instead of being listed as dropped forever.
+    """
     quarantine = ctx.options.quarantine
+    rejudged = rebuilt and quarantine is not None and _holds_drops(ctx, quarantine, table)
+    if dropping is None and not rejudged:
+        return Enforced(content)
     if quarantine is None:
         raise ValueError("a drop rule needs a quarantine table (RunOptions.quarantine)")
+    if dropping is None:
+        dropping = ctx.spark.createDataFrame([], "raw string, reason string")
     ctx.ensure(quarantine)
     # One line per dropped row, keyed by its content: dropping it again changes nothing.
     rows = dropping.select(
@@ -105,6 +119,15 @@ def _quarantined(
         F.lit(ctx.run_id).alias("ingestion_run_id"),
         F.lit(ctx.started_at).alias("ingested_at"),
     )
-    merge = ctx.merge(rows, quarantine)
+    # The scope: this table's dropped rows, which the rows given replace when it was rebuilt.
+    scope = ctx.spark.createDataFrame([(table.qualified_name,)], "source string")
+    merge = ctx.merge(rows, quarantine, scope=scope if rejudged else None)
     result = TableResult.of(merge, read=source_rows(merge, rows))
     return Enforced(content, dropped=result.read, quarantine=result)
+
+
+def _holds_drops(ctx: RunContext, quarantine: TableSpec, table: TableSpec) -> bool:
+    if quarantine.qualified_name not in ctx.ensured:
+        return False
+    held = ctx.spark.table(quarantine.qualified_name)
+    return held.where(F.col("source") == table.qualified_name).limit(1).count() > 0

@@ -25,7 +25,7 @@ Row checks judge the rows a run writes, before they are written. Table checks (`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import reduce
@@ -175,17 +175,50 @@ def load_rules(
     return rules
 
 
+def check_rules_dir(rules_dir: str, known: Iterable[str]) -> None:
+    """Refuse a YAML file in `rules_dir` that names no table: a misspelt name would otherwise
+    be ignored silently, and the shipped rules judged instead of the user's."""
+    if not rules_dir:
+        return
+    expected = {f"{name}.rules.yaml" for name in known}
+    strays = sorted(
+        path.name
+        for path in Path(rules_dir).iterdir()
+        if path.suffix in (".yaml", ".yml") and path.name not in expected
+    )
+    if strays:
+        raise RulesError(
+            f"{Path(rules_dir) / strays[0]} names no table"
+            + (f" (nor do {len(strays) - 1} more)" if len(strays) > 1 else "")
+            + ": rules files are <schema>.<table>.rules.yaml for one of "
+            + ", ".join(sorted(name.removesuffix(".rules.yaml") for name in expected))
+        )
+
+
 def _rules_text(table: TableSpec, rules_dir: str) -> tuple[str | None, str]:
     if rules_dir:
         replaced = Path(rules_dir) / rules_file_name(table)
         if replaced.is_file():
-            return replaced.read_text(), str(replaced)
+            return _utf8(replaced.read_bytes(), str(replaced)), str(replaced)
     shipped = resources.files(table.package or table.schema).joinpath(
         "sql", f"{table.name}.rules.yaml"
     )
     if shipped.is_file():
-        return shipped.read_text(), f"{table.package or table.schema}/sql/{table.name}.rules.yaml"
+        where = f"{table.package or table.schema}/sql/{table.name}.rules.yaml"
+        return _utf8(shipped.read_bytes(), where), where
     return None, ""
+
+
+def _utf8(data: bytes, where: str) -> str:
+    # Decoded explicitly: the platform's default encoding would read another machine's file
+    # differently, and a decoding error would surface as a traceback.
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RulesError(
+            f"{where}: not UTF-8 text (byte {error.start} is {data[error.start]:#04x}): "
+            "save it as UTF-8"
+        ) from None
 
 
 def parse_rule(item: object, table: TableSpec, known: Mapping[str, TableSpec], where: str) -> Rule:

@@ -91,7 +91,7 @@ class Statements:
 def parse_statements(text: str) -> Statements:
     """Parse `text` (one or more statements) and decide whether running it only reads."""
     try:
-        with _quiet_parser():
+        with quiet_parser():
             parsed = [tree for tree in sqlglot.parse(text, read=DIALECT) if tree is not None]
     except SqlglotError as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -113,7 +113,7 @@ def is_read_only(text: str) -> bool:
 
 
 @contextmanager
-def _quiet_parser() -> Iterator[None]:
+def quiet_parser() -> Iterator[None]:
     # sqlglot warns when it keeps a statement as an opaque command: here that is an answer.
     parser_log = logging.getLogger("sqlglot")
     level = parser_log.level

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from bronze.job import bronze_file_count, ingested_file_row, sort_out
+from lakehouse.app.cli import main
 from lakehouse.app.pipeline import run_pipeline
 from lakehouse.app.tables import TABLES
 from lakehouse.core.aws import prepared_environment
@@ -21,7 +24,7 @@ from lakehouse.core.config import MaintenanceConfig
 from lakehouse.core.delta_log import file_count, table_version
 from lakehouse.core.landing import LandingFile, survey
 from lakehouse.core.storage import s3_client
-from tests.helpers import ROOT, rows, s3_config
+from tests.helpers import ROOT, layer_table_rows, rows, s3_config
 
 
 def write(folder: Path, name: str, *lines: str) -> None:
@@ -248,3 +251,31 @@ def test_an_object_overwritten_within_the_second_it_was_listed_is_read(  # type:
         changed, seen_again = sort_out(again, known)
     assert [file.checksum for file in changed] != [file.checksum for file in new]
     assert len(changed) == 1 and not seen_again
+
+
+@pytest.mark.slow  # three runs
+def test_a_moved_landing_zone_is_not_ingested_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wh = f"paths.warehouse={tmp_path / 'wh'}"
+    first, moved = tmp_path / "landing", tmp_path / "moved" / "landing"
+    sample = ["--customers", "6", "--readings-per-customer", "3", "--files", "2"]
+    assert main(["generate", *sample, f"paths.landing={first}", wh]) == 0
+    assert main(["run", f"paths.landing={first}", wh]) == 0
+    bronze = layer_table_rows(tmp_path / "wh")
+    moved.parent.mkdir()
+    shutil.move(first, moved)  # a new mount point, bucket or prefix
+    capsys.readouterr()
+
+    assert main(["run", "--format", "json", f"paths.landing={moved}", wh]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["up_to_date"], report["tables"]
+    assert layer_table_rows(tmp_path / "wh") == bronze  # bronze did not double
+
+    # Known content under a new name is still a new delivery, as before the move.
+    original = sorted((moved / "customer").glob("*.json"))[0]
+    shutil.copy(original, moved / "customer" / "delivered-again.json")
+    assert main(["run", "--format", "json", f"paths.landing={moved}", wh]) == 0
+    tables = {t["table"]: t for t in json.loads(capsys.readouterr().out)["tables"]}
+    delivered = len(original.read_text().splitlines())
+    assert tables["bronze.customer_landing"]["inserted"] == delivered

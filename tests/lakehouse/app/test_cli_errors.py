@@ -4,6 +4,7 @@ runs it, and through a real pipe)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ import pytest
 from lakehouse.app.cli import main
 from lakehouse.core.lock import warehouse_lock
 from lakehouse.core.statements import parse_statements
-from tests.helpers import ROOT
+from tests.helpers import ROOT, customer
 
 Capture = pytest.CaptureFixture[str]
 
@@ -247,6 +248,95 @@ def test_sql_writes_under_the_lock_and_in_the_run_log(site: Path, capsys: Captur
     assert newest.split()[0] == "2" and newest.split()[-1] == run_id
 
 
+# --- sql reaches tables: files by path only when allowed, secrets never, ops never written --
+
+
+def test_sql_never_prints_the_warehouse_secret(site: Path, capsys: Capture) -> None:
+    # What `privacy.pseudonym_salt=auto` keeps (the tests set the salt in the environment).
+    secret = site / "wh" / "_secrets" / "pseudonym_salt"
+    secret.parent.mkdir()
+    salt = "a-secret-salt-0123456789abcdef"
+    secret.write_text(salt)
+    attacks = [
+        f"SELECT * FROM text.`{secret}`",
+        f"SELECT * FROM csv.`{site / 'wh'}/*/pseudonym_salt`",
+        f"SELECT * FROM binaryFile.`file://{site / 'wh' / '_secrets'}`",
+        f"SELECT * FROM gold.customer_curated, text.`{secret}`",
+    ]
+    options: tuple[list[str], ...] = (
+        [],
+        ["--allow-paths"],
+        ["--as-of", "0"],
+        ["--allow-paths", "--format", "csv"],
+    )
+    for attack in attacks:
+        for flags in options:
+            assert main(["sql", attack, *flags, *overrides(site)]) == 2, (attack, flags)
+            captured = capsys.readouterr()
+            assert salt not in captured.out + captured.err
+            lines = captured.err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+            assert "the warehouse's secrets" in lines[0] and "whatever its options" in lines[0]
+
+
+def test_sql_reads_files_by_path_only_when_allowed(site: Path, capsys: Capture) -> None:
+    data = site / "extra.csv"
+    data.write_text("a,b\n1,2\n")
+    for query in (f"SELECT * FROM csv.`{data}`", "SELECT * FROM csv.`/etc/shadow`"):
+        assert main(["sql", query, *overrides(site)]) == 2
+        assert "--allow-paths" in one_line(capsys)
+    query = f"SELECT * FROM csv.`{data}` ORDER BY _c0"
+    assert csv_rows(capsys, site, query, "--allow-paths") == ["1,2", "a,b"]
+
+
+def test_sql_never_writes_the_run_log_or_the_suppression_list(site: Path, capsys: Capture) -> None:
+    before = listing(site / "wh" / "ops")
+    for statement in (
+        "DELETE FROM ops.suppression_list",
+        "UPDATE ops.runs SET status = 'succeeded'",
+        "DROP TABLE ops.run_tables",
+        f"DELETE FROM delta.`{site / 'wh' / 'ops' / 'suppression_list'}`",
+    ):
+        for flags in (["--allow-writes"], ["--allow-writes", "--allow-paths"]):
+            assert main(["sql", statement, *flags, *overrides(site)]) == 2, statement
+            assert "only through their commands" in one_line(capsys)
+    assert listing(site / "wh" / "ops") == before
+
+
+def test_sql_json_is_valid_json_and_keeps_every_digit(tmp_path: Path, capsys: Capture) -> None:
+    (tmp_path / "wh").mkdir()
+    query = (
+        "SELECT CAST('NaN' AS DOUBLE) AS nan, CAST('Infinity' AS DOUBLE) AS up, "
+        "CAST('-Infinity' AS FLOAT) AS down, 1.5D AS plain, "
+        "CAST('12345678901234567890.123456789' AS DECIMAL(38, 9)) AS exact, "
+        "array(CAST('NaN' AS DOUBLE)) AS listed"
+    )
+    assert main(["sql", query, "--format", "json", *overrides(tmp_path)]) == 0
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    row = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert row == {
+        "nan": "NaN",
+        "up": "Infinity",
+        "down": "-Infinity",
+        "plain": 1.5,
+        "exact": "12345678901234567890.123456789",
+        "listed": ["NaN"],
+    }
+
+
+def test_describe_lists_a_tables_columns(site: Path, capsys: Capture) -> None:
+    for form in ("DESCRIBE", "DESCRIBE TABLE", "DESC", "DESCRIBE EXTENDED"):
+        rows = csv_rows(capsys, site, f"{form} gold.customer_curated")
+        assert "email,string," in rows, (form, rows)
+        assert len(rows) > 3
+    assert csv_rows(capsys, site, "DESCRIBE gold.customer_curated", "--as-of", "0") == rows
+    assert main(["sql", "DESCRIBE gold.no_such_table", *overrides(site)]) == 1
+    assert "`lakehouse tables` lists the tables" in one_line(capsys)
+
+
 # --- mistakes: one line, a documented code ------------------------------------------------
 
 
@@ -302,6 +392,30 @@ def test_vacuumed_versions_and_vacuum_runs(site: Path, capsys: Capture) -> None:
     assert len(vacuum_commits) == 2  # VACUUM START and VACUUM END
     assert all(line.split()[-1] == vacuum_run for line in vacuum_commits)
     assert history[0].split()[1].endswith("+00:00")
+
+
+def test_test_refuses_one_tables_version_over_many_tables(site: Path, capsys: Capture) -> None:
+    # As `audit` does: version 1 of one table says nothing about the others.
+    for command in (["test"], ["test", "gold.customer_curated"], ["test", "+silver"]):
+        assert main([*command, "--as-of", "1", *overrides(site)]) == 1, command
+        line = one_line(capsys)
+        assert "is one table's version" in line and "run id" in line, line
+    assert main(["test", "silver.customer_trusted", "--as-of", "1", *overrides(site)]) == 0
+
+
+@pytest.mark.slow  # two runs
+def test_a_run_that_skips_bronze_does_not_claim_nothing_waits(site: Path, capsys: Capture) -> None:
+    waiting = site / "landing" / "customer" / "late-delivery.json"
+    waiting.write_text(json.dumps(customer("late@example.com", 5, 1)) + "\n")
+    assert main(["run", "silver.customer_trusted+", *overrides(site)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing new to ingest" not in out
+    assert out.startswith("up to date: nothing new to rebuild")
+    assert "silver.customer_trusted+ does not include bronze: the landing zone was not read" in out
+    assert main(["run", "--format", "json", *overrides(site)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    landed = {t["table"]: t["inserted"] for t in report["tables"]}
+    assert landed["bronze.customer_landing"] >= 1 and not report["notes"]
 
 
 def test_audit_of_an_empty_warehouse_is_no_pass(tmp_path: Path, capsys: Capture) -> None:

@@ -76,6 +76,7 @@ def test_a_drop_rule_quarantines_rows_relaxing_it_brings_them_back_and_erasure_f
     spark: SparkSession,
     make_config,
     tmp_path: Path,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     near = "rules:\n  - {name: near, range: {column: distanceFromObject, max: 20}, action: drop}\n"
     config = make_config(rules_dir(tmp_path, "silver.step_trainer_trusted", near))
@@ -99,6 +100,15 @@ def test_a_drop_rule_quarantines_rows_relaxing_it_brings_them_back_and_erasure_f
     run_pipeline(spark, relaxed)
     steps = [r.sensorReadingTime for r in spark.table("silver.step_trainer_trusted").collect()]
     assert sorted(steps) == [1500, 2500]
+    # ... and it leaves the quarantine: `lakehouse quarantine` no longer lists it as dropped.
+    paths = [f"paths.landing={config.paths.landing}", f"paths.warehouse={config.paths.warehouse}"]
+    capsys.readouterr()
+    assert main(["quarantine", "--format", "json", *paths]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row for row in listed if row["source"] == "silver.step_trainer_trusted"] == []
+    before = versions(config)
+    run_pipeline(spark, relaxed)  # and the next run changes nothing
+    assert versions(config) == before
     # Erasing A also removes the row the rule dropped (a step reading names no one: its moment).
     assert (
         main(
@@ -246,3 +256,34 @@ def test_help_shows_defaults_and_an_example(capsys: pytest.CaptureFixture[str]) 
     text = capsys.readouterr().out
     assert "(default: 168)" in text
     assert "example:\n  lakehouse vacuum" in text
+
+
+def test_a_misspelt_or_non_utf8_rules_file_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (tmp_path / "landing").mkdir()
+    misspelt = folder / "silver.custmer_trusted.rules.yaml"
+    misspelt.write_text("rules:\n  - {name: one, unique: [email], action: fail}\n")
+    paths = [
+        f"paths.landing={tmp_path / 'landing'}",
+        f"paths.warehouse={tmp_path / 'wh'}",
+        f"quality.rules_dir={folder}",
+    ]
+    for command in (["run"], ["test"]):
+        assert main([*command, *paths]) == 2, command
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert f"{misspelt} names no table" in err
+        assert "silver.customer_trusted," in err and "gold.machine_learning_curated" in err
+    assert not (tmp_path / "wh").exists()
+
+    misspelt.unlink()
+    (folder / "silver.customer_trusted.rules.yaml").write_bytes(
+        b"rules:\n  - {name: caf\xe9, unique: [email], action: fail}\n"  # Latin-1, not UTF-8
+    )
+    assert main(["test", *paths]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "silver.customer_trusted.rules.yaml: not UTF-8 text" in err
