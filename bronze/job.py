@@ -49,6 +49,7 @@ from lakehouse.core.delta_log import is_delta_table, table_version
 from lakehouse.core.landing import LandingFile, checked, landing_lines, survey
 from lakehouse.core.merge import MergeResult, with_new_columns
 from lakehouse.core.ops_tables import SUPPRESSION_LIST
+from lakehouse.core.printable import printable
 from lakehouse.core.scratch import STAGING, staged
 from lakehouse.core.storage import join
 from lakehouse.core.suppression import (
@@ -118,7 +119,7 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     if new:
         ctx.batches.stamped()
     for note in notes:
-        log.warning("%s", note)
+        log.warning("%s", printable(note))  # notes name landing files
     quarantined = quarantine.inserted
     read = landed.inserted + quarantined + suppressed
     return [

@@ -55,7 +55,9 @@ def aligned_with_accelerometer(customers: DataFrame, accelerometer: DataFrame) -
             steps.join(owned, ["serialNumber", "sensorReadingTime"])
             .join(keys, "_email")
             .withColumn("_step_id", F.col("reading_id"))
-            .transform(with_row_id("record_id", ("_step_id", "_accelerometer_id")))
+            # The pseudonym too: the MERGE never updates a matched row (content-keyed), so a new
+            # salt must give new ids for a rebuild to replace every row.
+            .transform(with_row_id("record_id", ("_step_id", "_accelerometer_id", "customer_key")))
             .select(*MACHINE_LEARNING_COLUMNS)
         )
 

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, QUARANTINE
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
+from lakehouse.app.tables import pseudonymised_tables
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.config import Config
 from lakehouse.core.delta_log import files_not_current, is_delta_table
@@ -75,7 +76,7 @@ def consent_violations(
     def read(table: TableSpec) -> DataFrame:
         return read_as_of(spark, config.paths.warehouse, table.qualified_name, as_of)
 
-    config = with_pseudonym_salt(config, create=False)
+    config = with_pseudonym_salt(config, create=False, keyed=pseudonymised_tables())
     cutoff = config.privacy.consent_cutoff
     consenting = (
         read(CUSTOMER_LANDING)

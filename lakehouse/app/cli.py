@@ -52,6 +52,7 @@ from lakehouse.app.maintenance import (
 from lakehouse.app.pipeline import (
     RulesFailed,
     RunFailed,
+    check_rekey,
     full_refresh_tables,
     operation,
     quality_rules,
@@ -61,6 +62,7 @@ from lakehouse.app.pipeline import (
 from lakehouse.app.quality import check_tables, failed
 from lakehouse.app.repair import repair_duplicates
 from lakehouse.app.status import source_status, table_status
+from lakehouse.app.tables import pseudonymised_tables
 from lakehouse.core.aws import prepared_environment
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.config import (
@@ -85,13 +87,14 @@ from lakehouse.core.identity import email_digest
 from lakehouse.core.interrupt import interruptible
 from lakehouse.core.json_text import json_text
 from lakehouse.core.lock import WarehouseBusy
+from lakehouse.core.printable import PrintableFormatter, printable
 from lakehouse.core.progress import (
     SUMMARY_COLUMNS,
     Progress,
     format_table,
     summary_rows,
 )
-from lakehouse.core.secrets import AUTO, with_pseudonym_salt
+from lakehouse.core.secrets import AUTO, secret_location, with_pseudonym_salt
 from lakehouse.core.sql_reach import check_reach
 from lakehouse.core.statements import Statements, parse_statements
 from lakehouse.core.storage import VersionsKept, folder_exists, remove_file, upload_tree
@@ -124,11 +127,10 @@ def _main(argv: Sequence[str] | None) -> int:
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.overrides = [*_overrides_given_early(args), *args.overrides, *extra]
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    # Log messages may name landing files: shown escaped, one record a line.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, handlers=[handler])
     if args.verbose:
         for ours in ("lakehouse", "bronze", "silver", "gold"):
             logging.getLogger(ours).setLevel(logging.DEBUG)
@@ -140,10 +142,10 @@ def _main(argv: Sequence[str] | None) -> int:
         config = load_config(args.overrides)
         return int(args.command(args, config))
     except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+        print(f"configuration error: {printable(error)}", file=sys.stderr)
         return EXIT_CONFIG
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error)}", file=sys.stderr)
         return EXIT_CONFIG
     except (
         AsOfError,
@@ -153,17 +155,17 @@ def _main(argv: Sequence[str] | None) -> int:
         QueryError,
         VersionsKept,  # removed files the bucket still holds: not done, one line says why
     ) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error)}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:
         # The reader stopped early (`| head`): its right, not a failure of this command.
         _discard_stdout()
         return 0
     except EngineError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error)}", file=sys.stderr)
         return EXIT_FAILED
     except WarehouseBusy as error:
-        print(f"busy: {error}", file=sys.stderr)
+        print(f"busy: {printable(error)}", file=sys.stderr)
         return EXIT_BUSY
     except (RunFailed, LeaseLost) as error:
         # After the run began writing: a failure, never exit 2 (which promises nothing was
@@ -174,7 +176,8 @@ def _main(argv: Sequence[str] | None) -> int:
         # A bucket, region, endpoint or key that does not answer, met by a command that had
         # no reason to check it first (a read): the same line as `run` gives before it starts.
         print(
-            f"configuration error: {storage_error('cannot reach storage', error)}", file=sys.stderr
+            f"configuration error: {printable(storage_error('cannot reach storage', error))}",
+            file=sys.stderr,
         )
         return EXIT_CONFIG
     except Exception as error:
@@ -285,6 +288,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also judge the table rules (unique, row count) before each commit; tables "
         "downstream of a failed rule are skipped",
+    )
+    run.add_argument(
+        "--rekey",
+        action="store_true",
+        help="draw a new pseudonym salt (privacy.pseudonym_salt=auto) and rebuild every silver "
+        "and gold table with it in this run: the recovery from a lost _secrets/pseudonym_salt, "
+        "or a rotation (every customer_key changes)",
     )
 
     gen = command("generate", cmd_generate, "write sample landing files", formats=())
@@ -452,6 +462,7 @@ def opened_warehouse(config: Config) -> Iterator[tuple[SparkSession, list[str]]]
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     jobs = select_jobs(args.target)  # a wrong target stops here, before anything starts
     full_refresh_tables(args.full_refresh)  # so does a wrong --full-refresh
+    check_rekey(args.target, args.full_refresh, rekey=args.rekey)
     started = time.perf_counter()
     log.info("engine=%s, warehouse %s", config.engine.name, config.paths.warehouse)
     outcomes: list[RuleOutcome] = []
@@ -466,14 +477,20 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
                 full_refresh=args.full_refresh,
                 test=args.test,
                 rule_outcomes=outcomes,
+                rekey=args.rekey,
             )
         except RulesFailed as failed:
             seconds = time.perf_counter() - started
             _report_run(args, failed.run_id, "failed", failed.results, outcomes, seconds, jobs)
-            print(f"error: rules stopped {failed}", file=sys.stderr)
+            print(f"error: rules stopped {printable(failed)}", file=sys.stderr)
             return EXIT_FAILED
     seconds = time.perf_counter() - started
     _report_run(args, run_id, "succeeded", results, outcomes, seconds, jobs)
+    if args.rekey and args.format != "json":
+        print(
+            f"re-keyed: a new pseudonym salt in {secret_location(config)}; every silver and "
+            "gold table was rebuilt with it (keep a backup of that file)"
+        )
     return 0
 
 
@@ -519,7 +536,7 @@ def _report_run(
         print(format_table(RULE_COLUMNS, rules))
     if notes:
         print("notes:")
-        print("\n".join(f"  {note}" for note in notes))
+        print("\n".join(f"  {printable(note)}" for note in notes))
     if status == "succeeded" and not up_to_date(results):
         print(f"run {run_id} finished in {seconds:.1f}s")
 
@@ -963,7 +980,8 @@ def cmd_erase(args: argparse.Namespace, config: Config) -> int:
     digest = email_digest(args.email)
     if args.dry_run:
         with opened_warehouse(config) as (spark, tables):
-            salt = with_pseudonym_salt(config, create=False).privacy.pseudonym_salt
+            keyed = pseudonymised_tables()
+            salt = with_pseudonym_salt(config, create=False, keyed=keyed).privacy.pseudonym_salt
             plan = erasure_plan(spark, salt, args.email, set(tables))
             counts = [(p.table.qualified_name, p.rows.count()) for p in plan]
         print(format_table(("table", "rows to delete"), counts))
@@ -996,7 +1014,7 @@ def cmd_erase(args: argparse.Namespace, config: Config) -> int:
     print("the customer is on the suppression list: later deliveries of theirs are not ingested")
     if erasure.landing_files:
         print("the landing zone still holds this customer's records in:")
-        print("\n".join(f"  {path}" for path in erasure.landing_files))
+        print("\n".join(f"  {printable(path)}" for path in erasure.landing_files))
     return 0
 
 

@@ -15,7 +15,7 @@ from bronze.job import JOBS as BRONZE_JOBS
 from bronze.job import latest_batch
 from bronze.tables import QUARANTINE, SOURCES
 from gold.job import JOBS as GOLD_JOBS
-from lakehouse.app.tables import TABLES
+from lakehouse.app.tables import TABLES, pseudonymised_tables
 from lakehouse.core import fence
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.compaction import compact_small_files
@@ -29,6 +29,7 @@ from lakehouse.core.config import (
 from lakehouse.core.context import Batches, RunContext, RunOptions, TableJob, TableResult
 from lakehouse.core.delta_log import table_version
 from lakehouse.core.engine import brief, interrupt_engine
+from lakehouse.core.errors import UsageError
 from lakehouse.core.expectations import (
     Action,
     Check,
@@ -45,7 +46,12 @@ from lakehouse.core.lock import warehouse_lock
 from lakehouse.core.progress import Progress
 from lakehouse.core.run_log import record_end, record_start
 from lakehouse.core.scratch import STAGING
-from lakehouse.core.secrets import with_pseudonym_salt
+from lakehouse.core.secrets import (
+    check_pseudonym_salt,
+    new_pseudonym_salt,
+    salt_fingerprint,
+    with_pseudonym_salt,
+)
 from lakehouse.core.storage import join, remove_tree
 from silver.job import JOBS as SILVER_JOBS
 
@@ -55,7 +61,9 @@ log = logging.getLogger(__name__)
 # 2: emails are matched trimmed and lower-cased (`lakehouse.core.identity.normalised_email`).
 # 3: reading ids hash doubles as both engines write them (`silver.transforms.double_text`), and
 #    bronze reads the same lines on both engines (issue 20): existing tables are rebuilt once.
-RULES_VERSION = 3
+# 4: gold.machine_learning_curated's record_id digests customer_key too (a new salt gives new
+#    ids, so a rebuild replaces every row), and the salt enters digests as its fingerprint.
+RULES_VERSION = 4
 
 LAYERS: dict[str, list[TableJob]] = {
     "bronze": BRONZE_JOBS,
@@ -65,9 +73,10 @@ LAYERS: dict[str, list[TableJob]] = {
 
 
 def rules_digest(config: Config, rules: Mapping[str, tuple[Rule, ...]] | None = None) -> str:
-    """A digest of the rules and settings silver and gold content depends on (never the salt
-    itself): a change rebuilds them in full. Of the data-quality rules only `drop` rules shape
-    content: relaxing one brings its rows back."""
+    """A digest of the rules and settings silver and gold content depends on: a change
+    rebuilds them in full. The salt enters as its fingerprint, so every table keyed by it is
+    rebuilt when it changes. Of the data-quality rules only `drop` rules shape content:
+    relaxing one brings its rows back."""
     privacy = config.privacy
     dropping = sorted(
         repr(rule)
@@ -75,7 +84,8 @@ def rules_digest(config: Config, rules: Mapping[str, tuple[Rule, ...]] | None = 
         for rule in table_rules
         if rule.action == Action.drop
     )
-    settings = f"{RULES_VERSION}|{privacy.consent_cutoff}|{privacy.pseudonym_salt}|{dropping}"
+    salt = salt_fingerprint(privacy.pseudonym_salt)
+    settings = f"{RULES_VERSION}|{privacy.consent_cutoff}|{salt}|{dropping}"
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
@@ -165,17 +175,20 @@ def run_pipeline(
     full_refresh: str | None = None,
     test: bool = False,
     rule_outcomes: list[RuleOutcome] | None = None,
+    rekey: bool = False,
 ) -> tuple[str, list[TableResult]]:
     """Run the selected jobs against the configured warehouse; return the run id and results.
 
     `full_refresh` names tables to rebuild (a target as in `select_jobs`); `test` also judges
-    the table checks before each commit; what the rules found is appended to `rule_outcomes`.
+    the table checks before each commit; what the rules found is appended to `rule_outcomes`;
+    `rekey` draws a new pseudonym salt and rebuilds every silver and gold table with it.
     """
     require_landing(config, SOURCES)
+    check_rekey(target, full_refresh, rekey=rekey)
     jobs = select_jobs(target)
-    rebuilt = full_refresh_tables(full_refresh)
+    rebuilt = full_refresh_tables("all" if rekey else full_refresh)
     rules = quality_rules(config)
-    options = RunOptions(frozenset(rebuilt), test, rules, QUARANTINE)
+    options = RunOptions(frozenset(rebuilt), test, rules, QUARANTINE, rekey=rekey)
     with operation(spark, config, "run", target or "all", options) as (ctx, results):
         try:
             run_jobs(ctx, jobs, progress or Progress(len(jobs)), results)
@@ -203,6 +216,16 @@ def full_refresh_tables(target: str | None) -> set[str]:
     return chosen
 
 
+def check_rekey(target: str | None, full_refresh: str | None, *, rekey: bool) -> None:
+    """A re-key rebuilds every table keyed by the salt in one run: it takes no narrower target
+    (a table left out would keep the old pseudonyms until some later run rebuilt it)."""
+    if rekey and (target not in (None, "all") or full_refresh not in (None, "all")):
+        raise UsageError(
+            "--rekey rebuilds every silver and gold table with the new salt in one run: give "
+            "it no target and no --full-refresh target"
+        )
+
+
 @contextmanager
 def operation(
     spark: SparkSession,
@@ -221,19 +244,26 @@ def operation(
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     warehouse = config.paths.warehouse
     run = config.run
-    if config.catalog.kind == CatalogKind.glue:  # before the lock: nothing written if it fails
+    options = options or RunOptions(quarantine=QUARANTINE)
+    keyed = pseudonymised_tables()
+    # Before the lock: nothing is written when these fail (a lost salt, say).
+    if config.catalog.kind == CatalogKind.glue:
         names = [table.qualified_name for table in TABLES]
         check_ownership(config.catalog, {name: table_location(warehouse, name) for name in names})
+    check_pseudonym_salt(config, keyed, rekey=options.rekey)
     began = False  # whether the run log holds this run: from then on it has written
     try:
         with warehouse_lock(warehouse, run_id, run.lock_timeout_seconds, run.lease_seconds):
             # Scratch copies hold raw records; a killed run leaves its copies behind, and no
             # other writer can be using them while this one holds the warehouse.
             remove_tree(join(warehouse, STAGING))
-            config = with_pseudonym_salt(config, create=True)
+            if options.rekey:
+                config = new_pseudonym_salt(config)
+                log.warning("re-keyed: a new pseudonym salt; every table keyed by it is rebuilt")
+            else:
+                config = with_pseudonym_salt(config, create=True, keyed=keyed)
             attached = attach_warehouse(spark, warehouse)
             batches = Batches.after(latest_batch(spark, warehouse))
-            options = options or RunOptions(quarantine=QUARANTINE)
             digest = rules_digest(config, options.rules)
             ctx = RunContext(
                 spark, config, run_id, now, batches, digest, ensured=set(attached), options=options

@@ -53,6 +53,8 @@ class RunOptions:
     rules: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
     # Where `drop` rules put the rows they keep out (the application's quarantine table).
     quarantine: TableSpec | None = None
+    # Draw a new pseudonym salt before building (`run --rekey`); the run rebuilds every table.
+    rekey: bool = False
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,8 @@ def landing_files(landing: str, source: str) -> list[LandingFile]:
 
 
 def _why_skipped(entry: Entry, landing: str, follow_outside_links: bool) -> str | None:
+    if entry.problem:
+        return entry.problem
     if entry.kind == "folder":
         return "a folder (only files directly in the source folder are read)"
     if not entry.path.endswith(SUFFIXES):

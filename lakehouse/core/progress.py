@@ -12,6 +12,7 @@ from typing import TextIO
 
 from lakehouse.core.context import TableResult
 from lakehouse.core.interrupt import Interrupted
+from lakehouse.core.printable import printable
 
 log = logging.getLogger("lakehouse")
 
@@ -75,7 +76,7 @@ def summary_rows(results: Sequence[TableResult]) -> list[tuple[object, ...]]:
 
 
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain text table, numbers right-aligned."""
+    """A plain text table, numbers right-aligned, text that does not print escaped."""
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
     numeric = [
@@ -96,7 +97,9 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 def _cell(value: object) -> str:
     if isinstance(value, datetime):
         return utc_moment(value)
-    return "" if value is None else str(value)
+    # Cells hold file names and raw text: a newline or an escape sequence would break the
+    # table or drive the terminal.
+    return "" if value is None else printable(value)
 
 
 def utc_moment(moment: datetime) -> str:

@@ -11,9 +11,11 @@ environment the entry point prepares from `storage.*` (see `lakehouse.core.aws`)
 
 from __future__ import annotations
 
+import errno
 import filecmp
 import hashlib
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,6 +51,8 @@ class Entry:
     # An S3 object's ETag (None for local files): S3 times have whole seconds, so size and
     # time cannot tell apart two contents written within one second; the ETag can.
     etag: str | None = None
+    # Why it cannot be used whatever it is (a link loop, a name that is not UTF-8); None: it can.
+    problem: str | None = None
 
 
 def is_s3(path: str) -> bool:
@@ -105,15 +109,42 @@ def list_entries(folder: str) -> list[Entry]:
 
 
 def _local_entry(path: Path) -> Entry:
+    """One entry; what cannot be looked at (a link loop, an entry removed meanwhile) or named
+    as text (bytes that are not UTF-8) is an entry with its problem, never an exception: one
+    odd entry must not stop the listing of every other."""
+    try:
+        str(path).encode()
+    except UnicodeEncodeError:
+        # The name's bytes came back as lone surrogates, which no engine, table or JSON takes:
+        # it is named with those bytes escaped (`\xff`).
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        return Entry(shown, "file", problem="a name that is not valid UTF-8 (rename it to read it)")
+    try:
+        return _looked_at(path)
+    except OSError as error:
+        return Entry(str(path), "file", problem=f"cannot be read: {error.strerror or error}")
+
+
+def _looked_at(path: Path) -> Entry:
     if path.is_symlink():
-        target = path.resolve()
-        stat = target.stat() if target.is_file() else None
+        try:
+            # Strict: a loop is an error (ELOOP) here, not the RuntimeError `resolve` raises.
+            target: Path | None = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:
+            target = None
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise
+            return Entry(
+                str(path), "link", problem="a link that never reaches a file (a loop of links)"
+            )
+        stat = target.stat() if target is not None and target.is_file() else None
         return Entry(
             str(path),
             "link",
             stat.st_size if stat else 0,
             stat.st_mtime_ns if stat else 0,
-            str(target) if target.exists() else None,
+            str(target) if target is not None else None,
         )
     if path.is_dir():
         return Entry(str(path), "folder")

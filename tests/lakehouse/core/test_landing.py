@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,19 @@ def test_explain_says_what_is_wrong(line: str, reason: str | None) -> None:
 def test_a_warehouse_path_the_engine_cannot_use_is_refused(make_config, warehouse: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match="cannot use in a table location"):
         make_config(f'paths.warehouse="{warehouse}"')
+
+
+def test_survey_skips_a_link_loop_and_a_name_not_utf8_and_names_them(tmp_path: Path) -> None:
+    folder = tmp_path / "landing" / "customer"
+    folder.mkdir(parents=True)
+    (folder / "good.json").write_text("{}\n")
+    (folder / "loop.json").symlink_to("loop.json")
+    (folder / "via.json").symlink_to("loop.json")
+    Path(os.fsdecode(os.fsencode(folder) + b"/bad\xff.json")).write_text("{}\n")
+    found = survey(str(tmp_path / "landing"), "customer")
+    assert [Path(f.path).name for f in found.files] == ["good.json"]
+    assert dict(found.skipped) == {
+        f"{folder}/bad\\xff.json": "a name that is not valid UTF-8 (rename it to read it)",
+        str(folder / "loop.json"): "a link that never reaches a file (a loop of links)",
+        str(folder / "via.json"): "a link that never reaches a file (a loop of links)",
+    }

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from lakehouse.core.context import TableResult
-from lakehouse.core.progress import Progress, summary_rows
+from lakehouse.core.progress import Progress, format_table, summary_rows
 
 
 class Terminal(io.StringIO):
@@ -46,3 +46,9 @@ def test_summary_adds_up_what_several_jobs_did_to_one_table() -> None:
         ("bronze.quarantine", 5, 3, 0, 0, 0, 2),
         ("bronze.customer_landing", 9, 7, 0, 0, 2, 1),
     ]
+
+
+def test_a_table_shows_cells_that_do_not_print_escaped() -> None:
+    name = "x\n2026-12-03 INFO run abc finished\x1b[2J.json"
+    text = format_table(("file", "lines"), [(name, 2)])
+    assert text.splitlines()[2] == "x\\n2026-12-03 INFO run abc finished\\x1b[2J.json      2"
