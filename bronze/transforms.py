@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from lakehouse.core.identity import SPACE
+from lakehouse.core.identity import email_identity
 
 Transform = Callable[[DataFrame], DataFrame]
 
@@ -67,10 +67,11 @@ REPAIRED = "_repaired"
 # (`bronze.explain`), which can say what is wrong where the engine only fails.
 UNREADABLE = "_unreadable"
 MALFORMED = "malformed JSON"
-# One @, something on each side, no spaces or JSON punctuation (surrounding spaces are kept
-# as delivered; matching people trims them). Spaces are Unicode's (`SPACE`), spelled out: `\s`
-# means other characters on the JVM than on the embedded engine.
-EMAIL_PATTERN = rf"^[{SPACE}]*[^@{SPACE}\"{{}}\[\],:]+@[^@{SPACE}\"{{}}\[\],:]+[{SPACE}]*$"
+# An email is admitted when it has a canonical form (`lakehouse.core.identity`): the one rule
+# that also matches people, so nothing bronze admits is unmatchable and nothing it refuses is
+# someone. The value is kept as delivered (spaces, invisible characters); matching people
+# canonicalises it.
+NOT_AN_EMAIL = "is not an email address once normalised (NFKC, invisible characters removed)"
 # Values a text field's JSON text has when the JSON value was not a string at all.
 # (`[\s\S]`, not `.`: the JVM's `.` also stops at U+2028 and other line ends.)
 NOT_A_STRING = r"^([{\[][\s\S]*|true|false|-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?)$"
@@ -208,8 +209,8 @@ def _problems(fields: tuple[Field, ...]) -> list[Column]:
         if f.email:
             problems.append(
                 F.when(
-                    (F.trim(text) != "") & ~text.rlike(EMAIL_PATTERN),
-                    F.lit(f"'{f.name}' is not an email address"),
+                    (F.trim(text) != "") & email_identity(text).isNull(),
+                    F.lit(f"'{f.name}' {NOT_AN_EMAIL}"),
                 )
             )
         elif f.type == "string":

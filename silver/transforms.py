@@ -33,10 +33,16 @@ SCALED_FROM, SCALED_TO = 2.0**-9, 2.0**23
 
 
 def with_normalised_email(column: str) -> Transform:
-    """`column` (an email) replaced by its one spelling (`lakehouse.core.identity`)."""
+    """`column` (an email) replaced by its canonical spelling (`lakehouse.core.identity`).
+
+    Rows whose email has none are dropped: they name nobody. Bronze admits none since it checks
+    the same rule; an older warehouse may hold some (admitted before NUL or non-ASCII letters
+    were refused).
+    """
 
     def transform(df: DataFrame) -> DataFrame:
-        return df.withColumn(column, email_identity(F.col(column)))
+        identity = email_identity(F.col(column))
+        return df.withColumn(column, identity).where(F.col(column).isNotNull())
 
     return transform
 

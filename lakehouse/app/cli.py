@@ -83,7 +83,7 @@ from lakehouse.core.expectations import RuleOutcome
 from lakehouse.core.fence import LeaseLost
 from lakehouse.core.glue import catalog_table
 from lakehouse.core.history import UnknownTable, named_table, run_listing, table_history
-from lakehouse.core.identity import email_digest
+from lakehouse.core.identity import canonical_email, email_digest
 from lakehouse.core.interrupt import interruptible
 from lakehouse.core.json_text import json_text
 from lakehouse.core.lock import WarehouseBusy
@@ -977,6 +977,11 @@ def cmd_repair(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_erase(args: argparse.Namespace, config: Config) -> int:
+    if canonical_email(args.email) is None:
+        raise UsageError(
+            "--email is not an email address once normalised (invisible characters removed, "
+            "NFKC, trimmed): it names nobody, and nothing was erased"
+        )
     digest = email_digest(args.email)
     if args.dry_run:
         with opened_warehouse(config) as (spark, tables):

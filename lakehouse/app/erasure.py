@@ -1,13 +1,14 @@
 """Right to erasure: remove one customer's rows from every table, bronze included.
 
-People are matched by their normalised email (`lakehouse.core.identity`), so every spelling an
-export used is found. Rows are deleted with the same MERGE path as every write (a deletion
-scope and no new rows); a table with deletion vectors is rewritten without them instead, so no
-file it reads keeps their bytes. Either way each table gets one new version. The person goes
-on the suppression list, so no later delivery brings them back. Old versions still hold the data
-until `vacuum` deletes their files; `erase` runs it with a configurable retention. The run log
-records the erasure under a digest of the email, never the email itself. Files in the landing
-zone are outside the warehouse: the report names the ones holding the customer's records.
+People are matched by their canonical email (`lakehouse.core.identity`), so every spelling an
+export used is found (case, spaces, invisible characters, full-width letters). Rows are deleted
+with the same MERGE path as every write (a deletion scope and no new rows); a table with
+deletion vectors is rewritten without them instead, so no file it reads keeps their bytes.
+Either way each table gets one new version. The person goes on the suppression list, so no later
+delivery brings them back. Old versions still hold the data until `vacuum` deletes their files;
+`erase` runs it with a configurable retention. The run log records the erasure under a digest of
+the email, never the email itself. Files in the landing zone are outside the warehouse: the
+report names the ones holding the customer's records.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from lakehouse.core.erasures import (
     unfinished_erasure,
 )
 from lakehouse.core.faults import fault_point
-from lakehouse.core.identity import email_digest, email_identity, normalised_email
+from lakehouse.core.identity import canonical_email, email_digest, email_identity
 from lakehouse.core.merge import rewrite_without
 from lakehouse.core.ops_tables import ERASURES, SUPPRESSION_LIST
 from lakehouse.core.suppression import emails_in
@@ -79,12 +80,23 @@ class Planned:
 
 def customer_key(salt: str, email: str) -> str:
     """The pseudonym gold uses (the same as `silver.transforms.pseudonym`)."""
-    return hashlib.sha256(f"{salt}{FIELD_SEPARATOR}{normalised_email(email)}".encode()).hexdigest()
+    return hashlib.sha256(f"{salt}{FIELD_SEPARATOR}{person_of(email)}".encode()).hexdigest()
+
+
+def person_of(email: str) -> str:
+    """The canonical email; NothingToErase for a text that is no address (it names nobody)."""
+    person = canonical_email(email)
+    if person is None:
+        raise NothingToErase(
+            "not an email address once normalised (invisible characters removed, NFKC, "
+            "trimmed): it names nobody, and nothing was erased"
+        )
+    return person
 
 
 def erasure_plan(spark: SparkSession, salt: str, email: str, tables: set[str]) -> list[Planned]:
     """The rows each existing table (of `tables`, qualified names) holds of the person."""
-    person = normalised_email(email)
+    person = person_of(email)
 
     def read(table: TableSpec) -> DataFrame | None:
         return spark.table(table.qualified_name) if table.qualified_name in tables else None
@@ -180,9 +192,9 @@ def erase_customer(ctx: RunContext, email: str, retain_hours: int = 0) -> Erasur
     counts = {planned.table.qualified_name: planned.rows.count() for planned in plan}
     if not any(counts.values()) and earlier is None:
         raise NothingToErase(
-            f"no table holds a row of {digest} (emails are matched trimmed and "
-            "lower-cased): nothing was erased. Check the address, or `lakehouse runs` for an "
-            "earlier erasure"
+            f"no table holds a row of {digest} (emails are matched in their canonical form: "
+            "trimmed, lower-cased, NFKC): nothing was erased. Check the address, or "
+            "`lakehouse runs` for an earlier erasure"
         )
     # The landing files that name them: their records, and lines quarantined naming them.
     file_columns = {

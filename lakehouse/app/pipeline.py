@@ -58,11 +58,13 @@ from silver.job import JOBS as SILVER_JOBS
 log = logging.getLogger(__name__)
 
 # Bump when a rule that shapes silver or gold changes: the next run then rebuilds them in full.
-# 2: emails are matched trimmed and lower-cased (`lakehouse.core.identity.normalised_email`).
+# 2: emails are matched trimmed and lower-cased.
 # 3: reading ids hash doubles as both engines write them (`silver.transforms.double_text`), and
 #    bronze reads the same lines on both engines (issue 20): existing tables are rebuilt once.
 # 4: gold.machine_learning_curated's record_id digests customer_key too (a new salt gives new
-#    ids, so a rebuild replaces every row), and the salt enters digests as its fingerprint.
+#    ids, so a rebuild replaces every row), and the salt enters digests as its fingerprint;
+#    emails are matched in their canonical form (`lakehouse.core.identity.canonical_email`:
+#    invisible characters removed, NFKC's ASCII forms; no canonical form, no person).
 RULES_VERSION = 4
 
 LAYERS: dict[str, list[TableJob]] = {

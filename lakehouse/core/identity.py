@@ -1,25 +1,42 @@
-"""Who a record is about: one spelling of an email, and the digest that names a person.
+"""Who a record is about: one canonical spelling of an email, and the digest that names a person.
 
-Every place that matches people uses `normalised_email` / `email_identity` (silver's joins,
-erasure, the suppression list, the consent audit), so `A@X.com ` and `a@x.com` are one
-customer everywhere. `email_digest` names a person where the email must not be stored (the
-run log, the suppression list).
+Every place that matches people uses `canonical_email` / `email_identity` (bronze's check of an
+email, silver's joins, erasure, the suppression list, the consent audit), so `A@X.com `,
+`a@x.com`, `a@x.com` + a zero-width space and `a` U+FF20 `x.com` (a full-width at sign) are one
+customer everywhere. `email_digest` names a person where the email must not be stored (the run
+log, the suppression list).
+
+The canonical form is plain printable ASCII: invisible format characters (Unicode category Cf:
+zero-width spaces, U+FEFF, direction marks) are removed, surrounding whitespace trimmed, each
+character whose NFKC form is one printable ASCII character replaced by it (full-width U+FF20 ->
+`@`, U+FF21 -> `A`), and the result lower-cased. An email that is not then an address (one `@`
+with something on each side; no space, control, other non-ASCII character or JSON punctuation;
+at most 254 characters) has no canonical form and names nobody: bronze quarantines it. Refusing
+what stays non-ASCII is what lets the engines agree: neither has Unicode normalisation, and a
+character-by-character mapping is exactly NFKC only when every character maps to ASCII (nothing
+is left to compose). It also keeps look-alike letters (a Cyrillic U+0435 for `e`) from spelling
+an erased person anew.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
+import unicodedata
+from collections.abc import Callable
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 DIGEST_PREFIX = "sha256:"
 _DIGEST_CHARS = 16
+# RFC 5321's limit on a forward path, the longest address any mail system delivers to.
+MAX_EMAIL_LENGTH = 254
 
 
-# Unicode's White_Space characters: what `\s` in bronze's EMAIL_PATTERN admits around an email
-# on the embedded engine. Trimming this list (not a regular expression) is 2-3 times faster
-# over millions of readings, and the same on every engine and in Python.
+# Unicode's White_Space characters: what `\s` admits around an email on the embedded engine.
+# Trimming this list (not a regular expression) is 2-3 times faster over millions of
+# readings, and the same on every engine and in Python.
 WHITESPACE = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680"
     + "".join(chr(code) for code in range(0x2000, 0x200B))
@@ -31,23 +48,105 @@ WHITESPACE = (
 SPACE = WHITESPACE
 
 
-def normalised_email(email: str) -> str:
-    """The email trimmed (of any whitespace, as bronze's EMAIL_PATTERN admits) and lower-cased."""
-    return email.strip(WHITESPACE).lower()
+def _codes(predicate: Callable[[str], bool]) -> list[int]:
+    return [code for code in range(sys.maxunicode + 1) if predicate(chr(code))]
+
+
+def _ranges(codes: list[int]) -> str:
+    """A regular expression's character class body of `codes`, as `\\x{..}` escapes (the same
+    syntax on the JVM and on the embedded engine's Rust engine, and no invisible character in
+    the pattern)."""
+    parts: list[str] = []
+    start = previous = codes[0]
+    for code in [*codes[1:], -1]:
+        if code == previous + 1:
+            previous = code
+            continue
+        parts.append(f"\\x{{{start:x}}}" + (f"-\\x{{{previous:x}}}" if previous > start else ""))
+        start = previous = code
+    return "".join(parts)
+
+
+# Unicode's format characters (category Cf) from this Python's tables, spelled out rather than
+# `\p{Cf}`: the engines' regular expressions carry Unicode tables of their own versions.
+FORMAT_CHARACTERS = "".join(map(chr, _codes(lambda c: unicodedata.category(c) == "Cf")))
+FORMAT_PATTERN = f"[{_ranges([ord(c) for c in FORMAT_CHARACTERS])}]"
+# Every non-ASCII character whose NFKC form is one printable ASCII character other than the
+# space (full-width forms, mathematical letters, circled digits, ...), and that character.
+_AS_ASCII = {
+    chr(code): form
+    for code in range(0x80, sys.maxunicode + 1)
+    if unicodedata.category(chr(code)) != "Cs"
+    and len(form := unicodedata.normalize("NFKC", chr(code))) == 1
+    and "!" <= form <= "~"
+}
+FOLDED_FROM = "".join(_AS_ASCII)
+FOLDED_TO = "".join(_AS_ASCII.values())
+_FOLD = str.maketrans(_AS_ASCII)
+# What an address may hold besides its one `@`: printable ASCII but the space and the JSON
+# punctuation that delimits an email in a line (`"{}[],:`), as bronze always refused.
+ADDRESS_CHARACTERS = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) not in '@"{}[],:')
+_ADDRESS_CLASS = f"[{_ranges([ord(c) for c in ADDRESS_CHARACTERS])}]"
+ADDRESS_PATTERN = f"^{_ADDRESS_CLASS}+@{_ADDRESS_CLASS}+$"
+
+
+def canonical_email(email: str) -> str | None:
+    """The one spelling of `email` (see the module's docstring), or None: not an address."""
+    spelt = _spelt(email.translate({ord(c): None for c in FORMAT_CHARACTERS}).strip(WHITESPACE))
+    local, at, domain = spelt.partition("@")
+    valid = (
+        at
+        and local
+        and domain
+        and len(spelt) <= MAX_EMAIL_LENGTH
+        and all(c in ADDRESS_CHARACTERS for c in local + domain)
+    )
+    return spelt if valid else None
+
+
+def _spelt(email: str) -> str:
+    return email.translate(_FOLD).lower()
 
 
 def email_identity(email: Column) -> Column:
-    """`normalised_email` as a column expression."""
-    return F.lower(F.trim(email, F.lit(WHITESPACE)))
+    """`canonical_email` as a column expression (NULL: not an address).
+
+    Almost every email is ASCII already: it is only trimmed and lower-cased, and the removal
+    of format characters and the mapping to ASCII (a regular expression and a translation
+    with a thousand characters) run on the rest alone.
+    """
+    ascii_only = F.length(email) == F.octet_length(email)
+    spelt = F.when(ascii_only, F.lower(F.trim(email, F.lit(WHITESPACE)))).otherwise(
+        F.lower(
+            F.translate(
+                F.trim(F.regexp_replace(email, FORMAT_PATTERN, ""), F.lit(WHITESPACE)),
+                FOLDED_FROM,
+                FOLDED_TO,
+            )
+        )
+    )
+    valid = spelt.rlike(ADDRESS_PATTERN) & (F.length(spelt) <= MAX_EMAIL_LENGTH)
+    return F.when(valid, spelt)
+
+
+def canonical_text(text: Column) -> Column:
+    """A text (a raw line) spelled as emails are: format characters removed, characters mapped
+    to their ASCII NFKC form, lower-cased; so the emails it names read canonically."""
+    return F.lower(F.translate(F.regexp_replace(text, FORMAT_PATTERN, ""), FOLDED_FROM, FOLDED_TO))
 
 
 def email_digest(email: str) -> str:
-    """How the run log and the suppression list name a person (never the email itself)."""
-    digest = hashlib.sha256(normalised_email(email).encode()).hexdigest()
+    """How the run log and the suppression list name a person (never the email itself).
+
+    Raises ValueError for a text that is not an address (it names nobody)."""
+    canonical = canonical_email(email)
+    if canonical is None:
+        raise ValueError("not an email address (see lakehouse.core.identity)")
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
     return DIGEST_PREFIX + digest[:_DIGEST_CHARS]
 
 
 def digest_of(email: Column) -> Column:
-    """`email_digest` as a column expression."""
+    """`email_digest` as a column expression (NULL: not an address)."""
     digest = F.substring(F.sha2(email_identity(email), 256), 1, _DIGEST_CHARS)
     return F.concat(F.lit(DIGEST_PREFIX), digest)

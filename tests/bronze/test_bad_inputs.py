@@ -40,6 +40,10 @@ def lines(*records: str, end: str = "\n") -> bytes:
     return "".join(record + end for record in records).encode()
 
 
+# The reason of an email with no canonical form.
+NOT_EMAIL = "'user' is not an email address once normalised"
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -173,6 +177,19 @@ CONTENT_CASES = [
     Case("cut-off-line.json", lines(reading(1)[:25]), 0, 1, reason="malformed JSON"),
     Case("not-json.json", lines("user=a@x.com;x=1"), 0, 1, reason="malformed JSON"),
     Case("spaced-email.json", lines(reading(1, user="  A@X.com ")), 1, 0),
+    # Invisible and full-width characters: one canonical address (`lakehouse.core.identity`).
+    Case(
+        "invisible-email.json",
+        lines(reading(1, user="a@x.com\u200b"), reading(2, user="\ufeffa@x.com")),
+        2,
+        0,
+    ),
+    Case("full-width-at.json", lines(reading(1, user="a\uff20x.com")), 1, 0),
+    # No address once normalised: quarantined, not admitted as somebody new.
+    Case("nul-in-email.json", lines(reading(1, user="a\u0000b@x.com")), 0, 1, reason=NOT_EMAIL),
+    Case("long-email.json", lines(reading(1, user="a" * 250 + "@x.com")), 0, 1, reason=NOT_EMAIL),
+    Case("no-domain.json", lines(reading(1, user="a@")), 0, 1, reason=NOT_EMAIL),
+    Case("homoglyph.json", lines(reading(1, user="\u0430@x.com")), 0, 1, reason=NOT_EMAIL),
     Case("long-line.json", lines(reading(1, note="n" * 200_000)), 1, 0),
 ]
 RESCUED_CASE = Case(
@@ -182,6 +199,13 @@ RESCUED_CASE = Case(
     0,
 )
 CUSTOMER_CASES = [
+    # A full-width at sign once put the whole record (name, phone, birthday) in the quarantine.
+    Case(
+        "full-width-customer.json",
+        lines('{"email":"Ann\uff20x.com","serialNumber":"s","lastUpdateDate":1,"phone":"1"}'),
+        1,
+        0,
+    ),
     Case(
         "number-serial.json",
         lines('{"email":"c@x.com","serialNumber":12345,"lastUpdateDate":1}'),

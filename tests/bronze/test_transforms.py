@@ -6,6 +6,7 @@ from pyspark.sql import SparkSession
 
 from bronze.transforms import (
     ACCELEROMETER_FIELDS,
+    NOT_AN_EMAIL,
     STEP_TRAINER_FIELDS,
     parse_records,
     quarantined_lines,
@@ -112,7 +113,7 @@ def test_values_that_only_look_valid_are_refused(spark: SparkSession) -> None:
     )
     assert rows(parsed, "source_line", "_reason") == [
         (1, "'user' is blank"),
-        (2, "'user' is not an email address"),
+        (2, f"'user' {NOT_AN_EMAIL}"),
         (3, "'x' is not a finite number"),
         (4, None),
     ]

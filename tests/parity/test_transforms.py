@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
 from bronze.transforms import (
     FIELDS_BY_SOURCE,
+    NOT_AN_EMAIL,
     parse_records,
     quarantined_lines,
     valid_records,
@@ -241,7 +242,21 @@ def test_unicode_spaces_inside_an_email_are_refused_on_both(
     record = '{"user":"%s","timestamp":1,"x":1,"y":2,"z":3}'
     assert reasons(
         spark, classic_spark, record % "a\u00a0b@x.com", record % "\u00a0a@x.com\u3000"
-    ) == [(1, False, "'user' is not an email address"), (2, False, None)]
+    ) == [(1, False, f"'user' {NOT_AN_EMAIL}"), (2, False, None)]
+
+
+def test_invisible_full_width_and_refused_emails_alike_on_both(
+    spark: SparkSession, classic_spark: SparkSession
+) -> None:
+    record = '{"user":"%s","timestamp":1,"x":1,"y":2,"z":3}'
+    emails = ["a@x.com\u200b", "\ufeffa@x.com", "a\uff20x.com", "a\\u0000@x.com", "\u0430@x.com"]
+    assert reasons(spark, classic_spark, *[record % e for e in emails]) == [
+        (1, False, None),
+        (2, False, None),
+        (3, False, None),
+        (4, False, f"'user' {NOT_AN_EMAIL}"),
+        (5, False, f"'user' {NOT_AN_EMAIL}"),
+    ]
 
 
 def test_rescued_numbers_are_spelled_by_each_engine(

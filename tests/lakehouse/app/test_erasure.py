@@ -340,3 +340,47 @@ def test_the_audit_finds_an_erased_person_in_retained_files_once_the_retention_i
     capsys.readouterr()
     assert main(["vacuum", "--retain-hours", "0", *overrides(config)]) == 0
     assert consent_violations(spark, config) == []
+
+
+def test_invisible_or_full_width_spellings_do_not_bring_an_erased_person_back(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_config, capsys
+):
+    """Re-delivered after her erasure with a zero-width space after her email, U+FEFF before
+    it, a full-width at sign, or in a broken line spelt so: she is dropped, not a new person."""
+    config = make_config()
+    warehouse = Path(config.paths.warehouse)
+    land_zelda_and_b(config, days=0)
+    run_pipeline(spark, config)
+    assert main(["erase", "--email", EMAIL, "--retain-hours", "0", *overrides(config)]) == 0
+    capsys.readouterr()
+
+    local, domain = EMAIL.split("@")
+    spellings = [f"{EMAIL}\u200b", f"\ufeff{EMAIL}", f"{local}\uff20{domain}", f"\u2060{EMAIL}"]
+    land(config, "customer", "again.json", *[customer(s, 500, 1000) for s in spellings])
+    land(config, "accelerometer", "again.json", *[reading(s, 30_000) for s in spellings])
+    with open(Path(config.paths.landing, "customer", "again.json"), "a") as broken:
+        record = json.dumps(customer(f"{local}\uff20{domain}", 501, 1000), ensure_ascii=False)
+        broken.write(record.replace('"lastUpdateDate": 501', '"lastUpdateDate": "later"') + "\n")
+    _, results = run_pipeline(spark, config)
+
+    notes = [note for result in results for note in result.notes]
+    assert any("customer: 5 records or lines of erased customers" in n for n in notes), notes
+    assert any("accelerometer: 4 records or lines of erased customers" in n for n in notes), notes
+    assert rows(spark.table("bronze.customer_landing"), "email") == [("b@x",)]
+    assert rows(spark.table("silver.customer_trusted"), "email") == [("b@x",)]
+    assert spark.table("bronze.quarantine").count() == 0
+    assert consent_violations(spark, config) == []
+    key = customer_key(config.privacy.pseudonym_salt, EMAIL)
+    assert traces_of(warehouse, [local, local.lower(), key, NAME]) == []
+
+
+def test_a_full_width_at_sign_is_the_same_customer(spark: SparkSession, make_config) -> None:  # type: ignore[no-untyped-def]
+    config = make_config()
+    local, domain = EMAIL.split("@")
+    land(config, "customer", "c1.json", customer(f"{local}\uff20{domain}", 100, 1000))
+    land(config, "accelerometer", "a1.json", reading(EMAIL.lower(), 1500))
+    land(config, "step_trainer", "s1.json", step(1500))
+    run_pipeline(spark, config)
+    assert spark.table("bronze.quarantine").count() == 0
+    assert rows(spark.table("silver.customer_trusted"), "email") == [(EMAIL.lower(),)]
+    assert rows(spark.table("silver.accelerometer_trusted"), "user") == [(EMAIL.lower(),)]
