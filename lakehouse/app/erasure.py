@@ -23,7 +23,13 @@ from pyspark.sql import functions as F
 
 from bronze.tables import LANDING_TABLES, QUARANTINE
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
-from lakehouse.app.maintenance import Vacuumed, forget_history, vacuum, with_vacuum
+from lakehouse.app.maintenance import (
+    DEFAULT_RETAIN_HOURS,
+    Vacuumed,
+    forget_history,
+    vacuum,
+    with_vacuum,
+)
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import may_hold_deletion_vectors, table_version
@@ -179,7 +185,9 @@ def erase(ctx: RunContext, email: str, retain_hours: int) -> Erasure:
     return replace(deleted, vacuumed=vacuumed)
 
 
-def erase_customer(ctx: RunContext, email: str, retain_hours: int = 0) -> Erasure:
+def erase_customer(
+    ctx: RunContext, email: str, retain_hours: int = DEFAULT_RETAIN_HOURS
+) -> Erasure:
     """Record the erasure, put the person on the suppression list and delete their rows
     everywhere (the first part of `erase`: old versions still hold them until vacuum).
 
