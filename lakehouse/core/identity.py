@@ -20,10 +20,12 @@ an erased person anew.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -67,22 +69,38 @@ def _ranges(codes: list[int]) -> str:
     return "".join(parts)
 
 
-# Unicode's format characters (category Cf) from this Python's tables, spelled out rather than
-# `\p{Cf}`: the engines' regular expressions carry Unicode tables of their own versions.
-FORMAT_CHARACTERS = "".join(map(chr, _codes(lambda c: unicodedata.category(c) == "Cf")))
-FORMAT_PATTERN = f"[{_ranges([ord(c) for c in FORMAT_CHARACTERS])}]"
-# Every non-ASCII character whose NFKC form is one printable ASCII character other than the
-# space (full-width forms, mathematical letters, circled digits, ...), and that character.
-_AS_ASCII = {
-    chr(code): form
-    for code in range(0x80, sys.maxunicode + 1)
-    if unicodedata.category(chr(code)) != "Cs"
-    and len(form := unicodedata.normalize("NFKC", chr(code))) == 1
-    and "!" <= form <= "~"
-}
-FOLDED_FROM = "".join(_AS_ASCII)
-FOLDED_TO = "".join(_AS_ASCII.values())
-_FOLD = str.maketrans(_AS_ASCII)
+@dataclass(frozen=True)
+class UnicodeTables:
+    format_characters: str  # Unicode's format characters (category Cf)
+    format_pattern: str  # the same as a regular expression's character class
+    folded_from: str  # every non-ASCII character whose NFKC form is one printable ASCII
+    folded_to: str  # character other than the space, and that character
+    fold: dict[int, str]  # the same for `str.translate`
+
+
+@functools.cache
+def unicode_tables() -> UnicodeTables:
+    """The tables from this Python's Unicode data, spelled out rather than `\\p{Cf}` (the
+    engines' regular expressions carry Unicode tables of their own versions). Built on first
+    use: a scan of every code point takes most of a second, which a command that matches no
+    email (a run with nothing new) should not pay."""
+    format_codes = _codes(lambda c: unicodedata.category(c) == "Cf")
+    as_ascii = {
+        chr(code): form
+        for code in range(0x80, sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) != "Cs"
+        and len(form := unicodedata.normalize("NFKC", chr(code))) == 1
+        and "!" <= form <= "~"
+    }
+    return UnicodeTables(
+        format_characters="".join(map(chr, format_codes)),
+        format_pattern=f"[{_ranges(format_codes)}]",
+        folded_from="".join(as_ascii),
+        folded_to="".join(as_ascii.values()),
+        fold=str.maketrans(as_ascii),
+    )
+
+
 # What an address may hold besides its one `@`: printable ASCII but the space and the JSON
 # punctuation that delimits an email in a line (`"{}[],:`), as bronze always refused.
 ADDRESS_CHARACTERS = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) not in '@"{}[],:')
@@ -92,7 +110,8 @@ ADDRESS_PATTERN = f"^{_ADDRESS_CLASS}+@{_ADDRESS_CLASS}+$"
 
 def canonical_email(email: str) -> str | None:
     """The one spelling of `email` (see the module's docstring), or None: not an address."""
-    spelt = _spelt(email.translate({ord(c): None for c in FORMAT_CHARACTERS}).strip(WHITESPACE))
+    invisible = dict.fromkeys(map(ord, unicode_tables().format_characters))
+    spelt = _spelt(email.translate(invisible).strip(WHITESPACE))
     local, at, domain = spelt.partition("@")
     valid = (
         at
@@ -105,7 +124,7 @@ def canonical_email(email: str) -> str | None:
 
 
 def _spelt(email: str) -> str:
-    return email.translate(_FOLD).lower()
+    return email.translate(unicode_tables().fold).lower()
 
 
 def email_identity(email: Column) -> Column:
@@ -115,13 +134,14 @@ def email_identity(email: Column) -> Column:
     of format characters and the mapping to ASCII (a regular expression and a translation
     with a thousand characters) run on the rest alone.
     """
+    tables = unicode_tables()
     ascii_only = F.length(email) == F.octet_length(email)
     spelt = F.when(ascii_only, F.lower(F.trim(email, F.lit(WHITESPACE)))).otherwise(
         F.lower(
             F.translate(
-                F.trim(F.regexp_replace(email, FORMAT_PATTERN, ""), F.lit(WHITESPACE)),
-                FOLDED_FROM,
-                FOLDED_TO,
+                F.trim(F.regexp_replace(email, tables.format_pattern, ""), F.lit(WHITESPACE)),
+                tables.folded_from,
+                tables.folded_to,
             )
         )
     )
@@ -132,7 +152,9 @@ def email_identity(email: Column) -> Column:
 def canonical_text(text: Column) -> Column:
     """A text (a raw line) spelled as emails are: format characters removed, characters mapped
     to their ASCII NFKC form, lower-cased; so the emails it names read canonically."""
-    return F.lower(F.translate(F.regexp_replace(text, FORMAT_PATTERN, ""), FOLDED_FROM, FOLDED_TO))
+    tables = unicode_tables()
+    unformatted = F.regexp_replace(text, tables.format_pattern, "")
+    return F.lower(F.translate(unformatted, tables.folded_from, tables.folded_to))
 
 
 def email_digest(email: str) -> str:
