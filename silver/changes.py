@@ -13,7 +13,13 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.core.identity import may_spell_one_of
+from silver.transforms import with_normalised_email
+
 MOMENT = ("serialNumber", "sensorReadingTime")
+# Up to this many changed customers, history is filtered by their emails' values before any
+# email in it is put in canonical form; beyond, it is joined with them (every email spelt).
+MAX_FILTERED_EMAILS = 10_000
 
 # The touched accelerometer readings after a batch (None: every reading), see `touched_readings`.
 TouchedReadings = Callable[[int | None], DataFrame]
@@ -47,11 +53,27 @@ def touched_readings_after(
     customer_landing: DataFrame, accelerometer_landing: DataFrame
 ) -> TouchedReadings:
     """`touched_readings` as a function of the batch: what every incremental silver and gold
-    table starts from, so a run can compute it once and share it (`RunContext.shared`)."""
+    table starts from, so a run can compute it once and share it (`RunContext.shared`).
+
+    `accelerometer_landing` is bronze's, each `user` as it was delivered. Only the new readings
+    and those that may spell a changed customer's email (`may_spell_one_of`, a filter by value:
+    the changed customers' emails are collected, a few rows) have their email put in canonical
+    form, not the whole history on every run.
+    """
+    canonical = with_normalised_email("user")
 
     def touched(since_batch: int | None) -> DataFrame:
+        if since_batch is None:
+            return accelerometer_landing.transform(canonical)
         changed = changed_customers(customer_landing, since_batch)
-        return touched_readings(accelerometer_landing, changed, since_batch)
+        emails = [row[0] for row in changed.limit(MAX_FILTERED_EMAILS + 1).collect()]
+        new = fresh(accelerometer_landing, since_batch).transform(canonical)
+        if not emails:
+            return new
+        history = accelerometer_landing
+        if len(emails) <= MAX_FILTERED_EMAILS:
+            history = history.where(may_spell_one_of(F.col("user"), emails))
+        return new.unionByName(readings_of_customers(history.transform(canonical), changed))
 
     return touched
 

@@ -50,8 +50,8 @@ def phone_readings(read: Read) -> DataFrame:
 
 def shared_touched_readings(ctx: RunContext) -> TouchedReadings:
     """The touched readings after a batch, computed once per run for every table that needs
-    them (each finding scans all of bronze's accelerometer readings)."""
-    find = touched_readings_after(customer_records(ctx.table), phone_readings(ctx.table))
+    them (each finding reads all of bronze's accelerometer readings)."""
+    find = touched_readings_after(customer_records(ctx.table), ctx.table(ACCELEROMETER_LANDING))
     return lambda since: ctx.shared(f"silver.touched_readings.after_{since}", lambda: find(since))
 
 

@@ -149,6 +149,22 @@ def email_identity(email: Column) -> Column:
     return F.when(valid, spelt)
 
 
+def may_spell_one_of(email: Column, canonical: list[str]) -> Column:
+    """True for every text whose canonical form is one of `canonical` (and for a few others).
+
+    A filter by value that narrows millions of texts before `email_identity`, which costs ten
+    times as much per row: an ASCII text with no whitespace or control character at either end
+    is its own canonical form once lower-cased, so only the rest (rare) is kept unexamined.
+    """
+    plain = F.lower(email).isin(canonical)
+    unusual = (
+        (F.length(email) != F.octet_length(email))
+        | (F.substring(email, 1, 1) < "!")
+        | (F.substring(email, -1, 1) < "!")
+    )
+    return plain | unusual
+
+
 def canonical_text(text: Column) -> Column:
     """A text (a raw line) spelled as emails are: format characters removed, characters mapped
     to their ASCII NFKC form, lower-cased; so the emails it names read canonically."""

@@ -12,6 +12,7 @@ from silver.changes import (
     moments_of,
     readings_of_customers,
     touched_readings,
+    touched_readings_after,
 )
 from tests.helpers import moments
 
@@ -113,6 +114,34 @@ def test_touched_readings_leave_out_old_readings_of_unchanged_customers(
     phone = readings(spark, ("a@x", 1, 1), ("b@x", 2, 1), ("c@x", 3, 2))
     touched = touched_readings(phone, emails(spark, "b@x"), 1)
     assertDataFrameEqual(touched, readings(spark, ("b@x", 2, 1), ("c@x", 3, 2)))
+
+
+# touched_readings_after (bronze's readings, emails as delivered)
+
+
+def test_touched_readings_after_find_every_spelling_of_a_changed_customer(
+    spark: SparkSession,
+) -> None:
+    landing = customers(spark, ("a@x", "s1", 1), ("b@x", "s2", 1), ("b@x", "s2", 2))
+    phone = readings(
+        spark,
+        (" B@X", 1, 1),
+        ("b@x\u200b", 2, 1),
+        ("\uff42@x", 3, 1),
+        ("A@x", 4, 1),
+        ("C@x", 5, 2),
+    )
+    touched = touched_readings_after(landing, phone)(1)
+    expected = readings(spark, ("b@x", 1, 1), ("b@x", 2, 1), ("b@x", 3, 1), ("c@x", 5, 2))
+    assertDataFrameEqual(touched, expected)
+
+
+def test_touched_readings_after_without_changed_customers_are_the_new_readings(
+    spark: SparkSession,
+) -> None:
+    landing = customers(spark, ("a@x", "s1", 1))
+    phone = readings(spark, ("A@x", 1, 1), ("A@X ", 2, 2))
+    assertDataFrameEqual(touched_readings_after(landing, phone)(1), readings(spark, ("a@x", 2, 2)))
 
 
 # moments_of

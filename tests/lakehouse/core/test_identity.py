@@ -17,6 +17,7 @@ from lakehouse.core.identity import (
     canonical_email,
     email_digest,
     email_identity,
+    may_spell_one_of,
     unicode_tables,
 )
 from tests.helpers import on_classic_spark
@@ -144,6 +145,32 @@ def test_the_engine_spells_generated_unicode_as_python_does(
 ) -> None:
     for email, identity in on_engine(spark, emails):
         assert identity == canonical_email(email), repr(email)
+
+
+@given(st.lists(candidates, min_size=1, max_size=300))
+@settings(max_examples=25, deadline=None)
+def test_the_filter_by_value_keeps_every_spelling_of_the_emails_it_names(
+    spark: SparkSession, texts: list[str]
+) -> None:
+    """`may_spell_one_of` narrows history before it is spelt: it must never drop a text that
+    spells one of the emails, however it is decorated."""
+    decorated = [
+        f"{around}{text.upper()}{around}" for text in texts for around in ("", " ", "\u200b")
+    ]
+    named = sorted({c for text in decorated if (c := canonical_email(text)) is not None})
+    if not named:
+        return
+    frame = spark.createDataFrame([(t,) for t in decorated], "email STRING")
+    kept = {row[0] for row in frame.where(may_spell_one_of(F.col("email"), named)).collect()}
+    for text in decorated:
+        if canonical_email(text) in named:
+            assert text in kept, repr(text)
+
+
+def test_the_filter_by_value_passes_over_other_plain_emails(spark: SparkSession) -> None:
+    frame = spark.createDataFrame([("Bo@X.com",), ("ann@x.com",), (" ann@x.com",)], "e STRING")
+    kept = frame.where(may_spell_one_of(F.col("e"), ["bo@x.com"])).collect()
+    assert sorted(row[0] for row in kept) == [" ann@x.com", "Bo@X.com"]
 
 
 def test_every_character_is_spelt_alike_on_the_engine(spark: SparkSession) -> None:
