@@ -1,0 +1,99 @@
+"""The scheduled-run targets, judged from the benchmark results of each scale.
+
+    python -m benchmarks.targets            # reads benchmarks/results/{S,M,L}.json
+
+Prints a Markdown table: each target, its limit, the figure measured (each scale's figures come
+from one invocation of `benchmarks.bench`; cross-scale ratios divide medians of two), and
+whether it holds. A scale not measured is left out. Never a test: figures to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.bench import ROOT
+
+Results = dict[str, dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    limit: float
+    figure: Callable[[Results], float | None]
+    unit: str = "x"
+
+
+def wall(results: Results, scale: str, scenario: str) -> float | None:
+    figures = results.get(scale, {}).get("median", {})
+    measured = figures.get(scenario) if isinstance(figures, dict) else None
+    return float(measured["wall_s"]) if measured else None
+
+
+def ratio(top: float | None, bottom: float | None) -> float | None:
+    return None if top is None or not bottom else top / bottom
+
+
+TARGETS = (
+    Target(
+        "incremental_fixed at M / at S",
+        1.2,
+        lambda r: ratio(wall(r, "M", "incremental_fixed"), wall(r, "S", "incremental_fixed")),
+    ),
+    Target(
+        "incremental_fixed at L / at S",
+        1.5,
+        lambda r: ratio(wall(r, "L", "incremental_fixed"), wall(r, "S", "incremental_fixed")),
+    ),
+    Target(
+        "consent_only at M / full build at M",
+        0.15,
+        lambda r: ratio(wall(r, "M", "consent_only"), wall(r, "M", "full")),
+    ),
+    Target(
+        "1% incremental at M / full build at M",
+        0.10,
+        lambda r: ratio(wall(r, "M", "incremental"), wall(r, "M", "full")),
+    ),
+    Target(
+        "1% incremental at M / DuckDB full recompute at M",
+        0.5,
+        lambda r: ratio(wall(r, "M", "incremental"), wall(r, "M", "duckdb")),
+    ),
+    *(
+        Target(f"no-op run at {scale}", 1.0, lambda r, s=scale: wall(r, s, "no_op"), " s")
+        for scale in ("S", "M", "L")
+    ),
+)
+
+
+def table(results: Results) -> str:
+    lines = ["| target | limit | measured | holds |", "| --- | ---: | ---: | :---: |"]
+    for target in TARGETS:
+        figure = target.figure(results)
+        if figure is None:
+            continue
+        holds = "yes" if figure <= target.limit else "no"
+        unit = target.unit
+        lines.append(f"| {target.name} | ≤ {target.limit}{unit} | {figure:.2f}{unit} | {holds} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    results = {
+        scale: json.loads(path.read_text())
+        for scale in ("S", "M", "L")
+        if (path := args.results / f"{scale}.json").exists()
+    }
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
