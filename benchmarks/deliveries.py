@@ -74,9 +74,12 @@ def readings_delivery(
     customer_count: int = 1_000,
     consent_count: int = 25,
     seed: int = 7,
+    start: int = DELIVERY_TIME,
+    name: str = "delivery",
 ) -> Delivered:
-    """Write one new file per source into `out/<source>/` (the customers' existing records
-    stay as they are; their new readings follow the generator's layout)."""
+    """Write one new file per source into `out/<source>/<source>-<name>.json` (the
+    customers' existing records stay as they are; their new readings follow the generator's
+    layout, from `start` on). Without consent changes no customer file is written."""
     records = latest_records(landing)
     chosen = records[: min(customer_count, len(records))]
     per_customer = max(1, accelerometer_readings // len(chosen))
@@ -86,13 +89,13 @@ def readings_delivery(
     for source in ("customer", "accelerometer", "step_trainer"):
         (out / source).mkdir(parents=True, exist_ok=True)
     with (
-        open(out / "accelerometer" / "accelerometer-delivery.json", "w") as accel,
-        open(out / "step_trainer" / "step_trainer-delivery.json", "w") as steps,
+        open(out / "accelerometer" / f"accelerometer-{name}.json", "w") as accel,
+        open(out / "step_trainer" / f"step_trainer-{name}.json", "w") as steps,
     ):
         for position, record in enumerate(chosen):
-            start = DELIVERY_TIME + (position // SHARED_SERIALS) * block_span
+            begins = start + (position // SHARED_SERIALS) * block_span
             for k in range(per_customer):
-                time = start + k * READING_INTERVAL
+                time = begins + k * READING_INTERVAL
                 x, y, z = (round(rng.uniform(-1, 1), 3) for _ in range(3))
                 accel.write(
                     f'{{"user":"{record["email"]}","timestamp":{time},"x":{x},"y":{y},"z":{z}}}\n'
@@ -105,7 +108,8 @@ def readings_delivery(
                     )
                     step_trainer += 1
     changes = consent_changes(records, consent_count)
-    _write_records(out / "customer" / "customer-delivery.json", changes)
+    if changes:
+        _write_records(out / "customer" / f"customer-{name}.json", changes)
     return Delivered(accelerometer, step_trainer, len(changes))
 
 

@@ -63,6 +63,8 @@ from lakehouse.app.quality import check_tables, failed
 from lakehouse.app.repair import repair_duplicates
 from lakehouse.app.status import source_status, table_status
 from lakehouse.app.tables import pseudonymised_tables
+from lakehouse.app.watch import check_options as check_watch
+from lakehouse.app.watch import watch
 from lakehouse.core.aws import prepared_environment
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.config import (
@@ -134,8 +136,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.verbose:
         for ours in ("lakehouse", "bronze", "silver", "gold"):
             logging.getLogger(ours).setLevel(logging.DEBUG)
-    for chatty in ("botocore", "boto3", "urllib3"):
-        # Their INFO lines ("Found credentials in ...") say nothing a user acts on.
+    for chatty in ("botocore", "boto3", "urllib3", "watchfiles"):
+        # Their INFO lines ("Found credentials in ...", "1 change detected") say nothing a
+        # user acts on.
         logging.getLogger(chatty).setLevel(logging.WARNING)
     config: Config | None = None
     try:
@@ -212,7 +215,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 EXAMPLES = {
     "run": "lakehouse run                              # every layer, incrementally\n"
     "  lakehouse run +gold.machine_learning_curated  # that table and all it is built from\n"
-    "  lakehouse run --test --full-refresh silver    # rebuild silver, judge every rule",
+    "  lakehouse run --test --full-refresh silver    # rebuild silver, judge every rule\n"
+    "  lakehouse run --watch --format json           # a run per delivery, one JSON line each",
     "generate": "lakehouse generate --customers 50 --files 2 --malformed 1",
     "land": "lakehouse land ./export s3://my-bucket/landing",
     "sql": "lakehouse sql 'SELECT count(*) FROM gold.machine_learning_curated' --as-of 3",
@@ -295,6 +299,12 @@ def _parser() -> argparse.ArgumentParser:
         help="draw a new pseudonym salt (privacy.pseudonym_salt=auto) and rebuild every silver "
         "and gold table with it in this run: the recovery from a lost _secrets/pseudonym_salt, "
         "or a rotation (every customer_key changes)",
+    )
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="run now, then again each time files land (once they have settled; S3 is polled), "
+        "one run at a time, until Ctrl-C or SIGTERM",
     )
 
     gen = command("generate", cmd_generate, "write sample landing files", formats=())
@@ -463,27 +473,44 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     jobs = select_jobs(args.target)  # a wrong target stops here, before anything starts
     full_refresh_tables(args.full_refresh)  # so does a wrong --full-refresh
     check_rekey(args.target, args.full_refresh, rekey=args.rekey)
+    if args.watch:
+        ingests = any(job.table.startswith("bronze.") for job in jobs)
+        check_watch(args.target, ingests, full_refresh=bool(args.full_refresh), rekey=args.rekey)
     started = time.perf_counter()
     log.info("engine=%s, warehouse %s", config.engine.name, config.paths.warehouse)
+    if args.watch:
+        # Each run is timed from its own start: the engine started once, before the first.
+        watch(config, lambda spark: _run(args, config, spark, jobs, time.perf_counter()))
+    with open_session(config) as spark:
+        return _run(args, config, spark, jobs, started)
+
+
+def _run(
+    args: argparse.Namespace,
+    config: Config,
+    spark: SparkSession,
+    jobs: Sequence[TableJob],
+    started: float,
+) -> int:
+    """One run, its summary printed; its exit status (a failure other than rules raises)."""
     outcomes: list[RuleOutcome] = []
     progress = Progress(len(jobs), quiet=args.quiet or args.format == "json")
-    with open_session(config) as spark:
-        try:
-            run_id, results = run_pipeline(
-                spark,
-                config,
-                args.target,
-                progress,
-                full_refresh=args.full_refresh,
-                test=args.test,
-                rule_outcomes=outcomes,
-                rekey=args.rekey,
-            )
-        except RulesFailed as failed:
-            seconds = time.perf_counter() - started
-            _report_run(args, failed.run_id, "failed", failed.results, outcomes, seconds, jobs)
-            print(f"error: rules stopped {printable(failed)}", file=sys.stderr)
-            return EXIT_FAILED
+    try:
+        run_id, results = run_pipeline(
+            spark,
+            config,
+            args.target,
+            progress,
+            full_refresh=args.full_refresh,
+            test=args.test,
+            rule_outcomes=outcomes,
+            rekey=args.rekey,
+        )
+    except RulesFailed as failed:
+        seconds = time.perf_counter() - started
+        _report_run(args, failed.run_id, "failed", failed.results, outcomes, seconds, jobs)
+        print(f"error: rules stopped {printable(failed)}", file=sys.stderr)
+        return EXIT_FAILED
     seconds = time.perf_counter() - started
     _report_run(args, run_id, "succeeded", results, outcomes, seconds, jobs)
     if args.rekey and args.format != "json":

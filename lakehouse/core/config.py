@@ -5,6 +5,7 @@ Only the entry point loads configuration; everything else receives a `Config`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -152,6 +153,13 @@ class RunConfig:
     # S3 warehouses: a run's lease expires this long after its last renewal (a killed run
     # blocks others at most this long).
     lease_seconds: float = 60.0
+    # `run --watch`: a changed landing file must keep its size and time this long before a
+    # run reads it, so a file still being written is not read half (renamed files settle at
+    # once; this is what a writer that appends in place is given between writes).
+    watch_settle_seconds: float = 0.5
+    # `run --watch` on S3 (no change notifications): list the landing zone this often. Also
+    # how soon a watcher tries again after another process held the warehouse.
+    watch_poll_seconds: float = 2.0
 
 
 @dataclass
@@ -262,6 +270,17 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
         raise ConfigError(
             f"run.lock_timeout_seconds={config.run.lock_timeout_seconds} is negative: "
             "set it to 0 (fail at once when busy) or a number of seconds to wait"
+        )
+    # NaN and infinity pass a plain comparison and would make the watcher spin or never run.
+    settle, poll = config.run.watch_settle_seconds, config.run.watch_poll_seconds
+    if not 0 <= settle < math.inf:
+        raise ConfigError(
+            f"run.watch_settle_seconds={settle}: use 0 (run as soon as a change is seen) or a "
+            "number of seconds such as 0.5"
+        )
+    if not 0 < poll < math.inf:
+        raise ConfigError(
+            f"run.watch_poll_seconds={poll}: use a positive number of seconds such as 2"
         )
     maintenance = config.maintenance
     _require_at_least(

@@ -46,6 +46,8 @@ class Interrupted(BaseException):
         self.command = "run"
         self.run_id: str | None = None
         self.recorded = False
+        # What was stopped when no operation was running (a watcher waiting between runs).
+        self.idle: str | None = None
         super().__init__(self.name)
 
     @property
@@ -54,7 +56,7 @@ class Interrupted(BaseException):
 
     def message(self) -> str:
         if self.run_id is None:
-            return f"interrupted: {self.name}; stopped before finishing"
+            return f"interrupted: {self.name}; {self.idle or 'stopped before finishing'}"
         recorded = "recorded as interrupted" if self.recorded else "the next run records it"
         return (
             f"interrupted: {self.name}; {self.command} {self.run_id} stopped ({recorded}) and the "
