@@ -46,7 +46,8 @@ from lakehouse.core.catalog import TableSpec
 from lakehouse.core.config import MaintenanceConfig
 from lakehouse.core.context import RunContext, TableJob, TableResult
 from lakehouse.core.delta_log import is_delta_table, table_version
-from lakehouse.core.landing import LandingFile, checked, landing_lines, survey
+from lakehouse.core.landing import LandingFile, checked, survey, unread
+from lakehouse.core.landing_lines import landing_lines
 from lakehouse.core.merge import MergeResult, with_new_columns
 from lakehouse.core.ops_tables import SUPPRESSION_LIST
 from lakehouse.core.printable import printable
@@ -79,7 +80,7 @@ def ingest(ctx: RunContext, source: str) -> list[TableResult]:
     new, seen_again = sort_out(found.files, known)
     fields = FIELDS_BY_SOURCE[source]
     stamp = partial(with_ingestion, ctx.batches.current, ctx.run_id, ctx.started_at)
-    notes = [*found.warnings, *(f"{path}: skipped, {why}" for path, why in found.skipped)]
+    notes = found.notes
     scratch = join(ctx.warehouse, STAGING, f"landing.{source}")
     with landing_lines(ctx.spark, new, scratch) as lines:
         parsed = lines.transform(parse_records(fields)).transform(without_text_of_valid_records)
@@ -253,11 +254,8 @@ def sort_out(
     with the same content, and those were ingested already. A known content under another
     name is still a new delivery (see the README, "Scheduled runs").
     """
-    unchanged = {
-        (key[0], row["size"], row["modified_ns"], row.get("etag")) for key, row in known.items()
-    }
     by_name = {(file_name(path), checksum): row for (path, checksum), row in known.items()}
-    candidates = [f for f in listed if f.listed_as not in unchanged]
+    candidates = unread(listed, known.values())
     new: list[LandingFile] = []
     seen_again: list[tuple[LandingFile, dict[str, object]]] = []
     for file in checked(candidates):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from bronze.tables import ACCELEROMETER_LANDING, CUSTOMER_LANDING, STEP_TRAINER_LANDING
-from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
+from bronze.tables import STEP_TRAINER_LANDING
+from gold.tables import BUILT_FROM, CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
 from lakehouse.core.config import Config
 from lakehouse.core.context import RunContext, TableJob, TableResult
@@ -138,25 +138,10 @@ def machine_learning_curated_build(
     return build
 
 
-_BRONZE = (
-    CUSTOMER_LANDING.qualified_name,
-    ACCELEROMETER_LANDING.qualified_name,
-)
 JOBS = [
-    TableJob(
-        CUSTOMER_CURATED.qualified_name,
-        build_customer_curated,
-        (*_BRONZE, CUSTOMER_TRUSTED.qualified_name, ACCELEROMETER_TRUSTED.qualified_name),
-    ),
-    TableJob(
-        MACHINE_LEARNING_CURATED.qualified_name,
-        build_machine_learning_curated,
-        (
-            *_BRONZE,
-            STEP_TRAINER_LANDING.qualified_name,
-            STEP_TRAINER_TRUSTED.qualified_name,
-            CUSTOMER_TRUSTED.qualified_name,
-            ACCELEROMETER_TRUSTED.qualified_name,
-        ),
-    ),
+    TableJob(table.qualified_name, build, BUILT_FROM[table.qualified_name])
+    for table, build in (
+        (CUSTOMER_CURATED, build_customer_curated),
+        (MACHINE_LEARNING_CURATED, build_machine_learning_curated),
+    )
 ]

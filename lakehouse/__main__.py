@@ -3,6 +3,7 @@
 import os
 import sys
 
+from lakehouse.core.errors import NO_ENGINE
 from lakehouse.core.interrupt import interruptible, was_interrupted
 
 
@@ -25,13 +26,6 @@ def job() -> None:
     code = main()
     if code:
         raise SystemExit(code)
-
-
-# Installed without an engine extra, on a machine that brings no pyspark of its own.
-NO_ENGINE = (
-    "error: no Spark engine is installed: pip install 'stedi-lakehouse[sail]' for the embedded "
-    "engine, or 'stedi-lakehouse[spark]' for Apache Spark (a cluster's own pyspark also does)"
-)
 
 
 def _cli() -> int:

@@ -26,7 +26,12 @@ from silver.changes import (
     readings_of_customers,
     touched_readings_after,
 )
-from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
+from silver.tables import (
+    ACCELEROMETER_TRUSTED,
+    BUILT_FROM,
+    CUSTOMER_TRUSTED,
+    STEP_TRAINER_TRUSTED,
+)
 from silver.transforms import (
     trusted_accelerometer,
     trusted_customers,
@@ -183,24 +188,11 @@ def touched_and_leaving_moments(
     return moments_of(readings, customer_landing), leaving
 
 
-_CUSTOMERS = CUSTOMER_LANDING.qualified_name
-_PHONES = ACCELEROMETER_LANDING.qualified_name
 JOBS = [
-    TableJob(CUSTOMER_TRUSTED.qualified_name, build_customer_trusted, (_CUSTOMERS,)),
-    TableJob(
-        ACCELEROMETER_TRUSTED.qualified_name,
-        build_accelerometer_trusted,
-        (_CUSTOMERS, _PHONES, CUSTOMER_TRUSTED.qualified_name),
-    ),
-    TableJob(
-        STEP_TRAINER_TRUSTED.qualified_name,
-        build_step_trainer_trusted,
-        (
-            _CUSTOMERS,
-            _PHONES,
-            STEP_TRAINER_LANDING.qualified_name,
-            CUSTOMER_TRUSTED.qualified_name,
-            ACCELEROMETER_TRUSTED.qualified_name,
-        ),
-    ),
+    TableJob(table.qualified_name, build, BUILT_FROM[table.qualified_name])
+    for table, build in (
+        (CUSTOMER_TRUSTED, build_customer_trusted),
+        (ACCELEROMETER_TRUSTED, build_accelerometer_trusted),
+        (STEP_TRAINER_TRUSTED, build_step_trainer_trusted),
+    )
 ]

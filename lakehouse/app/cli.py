@@ -32,60 +32,47 @@ from datetime import UTC, datetime
 from itertools import takewhile
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
-from pyspark.sql import DataFrame, SparkSession
 
-from bronze.replay import quarantine_summary, replay_quarantine
 from bronze.tables import INGESTED_FILES, QUARANTINE, SOURCES
-from lakehouse.app.audit import AUDITED_TABLES, consent_violations
-from lakehouse.app.erasure import NothingToErase, erase, erasure_plan
+from lakehouse.app.errors import MaintenanceError, NothingToErase, RulesFailed, RunFailed
 from lakehouse.app.generate import GenerateOptions, clashes, generate, is_generated_name
-from lakehouse.app.maintenance import (
-    DEFAULT_RETAIN_HOURS,
-    MaintenanceError,
-    restore,
-    vacuum,
-    with_vacuum,
-)
-from lakehouse.app.pipeline import (
-    RulesFailed,
-    RunFailed,
-    check_rekey,
-    full_refresh_tables,
-    operation,
-    quality_rules,
-    run_pipeline,
-    select_jobs,
-)
-from lakehouse.app.quality import check_tables, failed
-from lakehouse.app.repair import repair_duplicates
-from lakehouse.app.status import source_status, table_status
+from lakehouse.app.plan import check_rekey, full_refresh_tables, quality_rules, select_tables
 from lakehouse.app.tables import pseudonymised_tables
-from lakehouse.app.watch import check_options as check_watch
-from lakehouse.app.watch import watch
+from lakehouse.app.up_to_date import log_notes, up_to_date
 from lakehouse.core.aws import prepared_environment
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.config import (
-    STORAGE_ERRORS,
+    CatalogKind,
     Config,
     ConfigError,
+    EngineName,
     load_config,
     storage_error,
+    storage_errors,
 )
-from lakehouse.core.context import TableJob, TableResult
+from lakehouse.core.context import TableResult
 from lakehouse.core.ddl import DIALECTS, ddl_script
-from lakehouse.core.delta_log import commits_metrics, is_delta_table, table_log, table_version
-from lakehouse.core.describe import describe_rows, described_query
-from lakehouse.core.engine import EngineError, open_session
-from lakehouse.core.erasures import unfinished_erasures
-from lakehouse.core.errors import QueryError, UsageError, query_errors
-from lakehouse.core.expectations import RuleOutcome
+from lakehouse.core.delta_log import (
+    VACUUM_RETAIN_HOURS,
+    commits_metrics,
+    is_delta_table,
+    table_log,
+    table_version,
+)
+from lakehouse.core.errors import (
+    NO_ENGINE,
+    AsOfError,
+    EngineError,
+    QueryError,
+    UnknownTable,
+    UsageError,
+    query_errors,
+)
 from lakehouse.core.fence import LeaseLost
 from lakehouse.core.glue import catalog_table
-from lakehouse.core.history import UnknownTable, named_table, run_listing, table_history
-from lakehouse.core.identity import canonical_email, email_digest
 from lakehouse.core.interrupt import interruptible
 from lakehouse.core.json_text import json_text
 from lakehouse.core.lock import WarehouseBusy
@@ -101,7 +88,14 @@ from lakehouse.core.sql_reach import check_reach
 from lakehouse.core.statements import Statements, parse_statements
 from lakehouse.core.storage import VersionsKept, folder_exists, remove_file, upload_tree
 from lakehouse.core.storage_faults import storage_fault
-from lakehouse.core.timetravel import AsOfError, diff_versions, resolve_as_of, rewrite_query
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakehouse.core.rules import RuleOutcome
+
+# Commands import the engine and what uses it when they run, not here: `run` with nothing to
+# do never starts the engine, and `generate`, `land` or `config` need none.
 
 log = logging.getLogger("lakehouse")
 
@@ -175,13 +169,18 @@ def _main(argv: Sequence[str] | None) -> int:
         # written); orchestrators retry it, and the next run completes the work.
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except STORAGE_ERRORS as error:
+    except storage_errors() as error:
         # A bucket, region, endpoint or key that does not answer, met by a command that had
         # no reason to check it first (a read): the same line as `run` gives before it starts.
         print(
             f"configuration error: {printable(storage_error('cannot reach storage', error))}",
             file=sys.stderr,
         )
+        return EXIT_CONFIG
+    except ModuleNotFoundError as error:
+        if error.name != "pyspark":
+            raise
+        print(NO_ENGINE, file=sys.stderr)
         return EXIT_CONFIG
     except Exception as error:
         fault = storage_fault(error, config.paths.warehouse if config else "the warehouse")
@@ -401,7 +400,7 @@ def _parser() -> argparse.ArgumentParser:
     vacuum.add_argument(
         "--retain-hours",
         type=whole_hours,
-        default=DEFAULT_RETAIN_HOURS,
+        default=VACUUM_RETAIN_HOURS,
         help="keep files newer versions replaced for this many whole hours",
     )
 
@@ -417,7 +416,7 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument(
         "--retain-hours",
         type=whole_hours,
-        default=DEFAULT_RETAIN_HOURS,
+        default=VACUUM_RETAIN_HOURS,
         help="vacuum retention after the erasure (0 deletes the old files and log at once)",
     )
     erase.add_argument(
@@ -465,36 +464,52 @@ def _overrides_given_early(args: argparse.Namespace) -> list[str]:
 @contextmanager
 def opened_warehouse(config: Config) -> Iterator[tuple[SparkSession, list[str]]]:
     """A session on the configured engine with the warehouse's tables attached, and their names."""
+    from lakehouse.core.engine import open_session
+
     with open_session(config) as spark:
         yield spark, attach_warehouse(spark, config.paths.warehouse)
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    jobs = select_jobs(args.target)  # a wrong target stops here, before anything starts
+    tables = select_tables(args.target)  # a wrong target stops here, before anything starts
     full_refresh_tables(args.full_refresh)  # so does a wrong --full-refresh
     check_rekey(args.target, args.full_refresh, rekey=args.rekey)
     if args.watch:
-        ingests = any(job.table.startswith("bronze.") for job in jobs)
-        check_watch(args.target, ingests, full_refresh=bool(args.full_refresh), rekey=args.rekey)
+        # Imported here: the watcher needs the engine, a run with nothing to do does not.
+        from lakehouse.app.watch import check_options, watch
+
+        ingests = any(table.startswith("bronze.") for table in tables)
+        check_options(args.target, ingests, full_refresh=bool(args.full_refresh), rekey=args.rekey)
     started = time.perf_counter()
     log.info("engine=%s, warehouse %s", config.engine.name, config.paths.warehouse)
     if args.watch:
         # Each run is timed from its own start: the engine started once, before the first.
-        watch(config, lambda spark: _run(args, config, spark, jobs, time.perf_counter()))
+        watch(config, lambda spark: _run(args, config, spark, tables, time.perf_counter()))
+    if may_skip_engine(args, config):
+        unchanged = up_to_date(config)
+        if unchanged is not None:
+            log_notes(unchanged)
+            seconds = time.perf_counter() - started
+            _report_run(args, None, "succeeded", unchanged, [], seconds, tables)
+            return 0
+    from lakehouse.core.engine import open_session
+
     with open_session(config) as spark:
-        return _run(args, config, spark, jobs, started)
+        return _run(args, config, spark, tables, started)
 
 
 def _run(
     args: argparse.Namespace,
     config: Config,
     spark: SparkSession,
-    jobs: Sequence[TableJob],
+    tables: Sequence[str],
     started: float,
 ) -> int:
     """One run, its summary printed; its exit status (a failure other than rules raises)."""
+    from lakehouse.app.pipeline import run_pipeline
+
     outcomes: list[RuleOutcome] = []
-    progress = Progress(len(jobs), quiet=args.quiet or args.format == "json")
+    progress = Progress(len(tables), quiet=args.quiet or args.format == "json")
     try:
         run_id, results = run_pipeline(
             spark,
@@ -508,11 +523,11 @@ def _run(
         )
     except RulesFailed as failed:
         seconds = time.perf_counter() - started
-        _report_run(args, failed.run_id, "failed", failed.results, outcomes, seconds, jobs)
+        _report_run(args, failed.run_id, "failed", failed.results, outcomes, seconds, tables)
         print(f"error: rules stopped {printable(failed)}", file=sys.stderr)
         return EXIT_FAILED
     seconds = time.perf_counter() - started
-    _report_run(args, run_id, "succeeded", results, outcomes, seconds, jobs)
+    _report_run(args, run_id, "succeeded", results, outcomes, seconds, tables)
     if args.rekey and args.format != "json":
         print(
             f"re-keyed: a new pseudonym salt in {secret_location(config)}; every silver and "
@@ -521,17 +536,34 @@ def _run(
     return 0
 
 
+def may_skip_engine(args: argparse.Namespace, config: Config) -> bool:
+    """Whether this run may be told "up to date" without the engine (`up_to_date`): an
+    incremental run of every table whose engine keeps its catalog in the process. A run that
+    rebuilds, re-keys or tests has work whatever the logs say; one that publishes to Glue, or
+    an engine whose catalog outlives the process (a cluster's metastore), has its catalog
+    brought up to date by every run, which only the engine can do."""
+    return (
+        args.target in (None, "all")
+        and args.full_refresh is None
+        and not args.rekey
+        and not args.test
+        and config.catalog.kind != CatalogKind.glue
+        and config.engine.name == EngineName.sail
+    )
+
+
 def _report_run(
     args: argparse.Namespace,
-    run_id: str,
+    run_id: str | None,
     status: str,
     results: list[TableResult],
     outcomes: list[RuleOutcome],
     seconds: float,
-    jobs: Sequence[TableJob],
+    tables: Sequence[str],
 ) -> None:
+    """The run's summary; `run_id` None: nothing was new, found without a run (none recorded)."""
     notes = [note for result in results for note in result.notes]
-    ingests = any(job.table.startswith("bronze.") for job in jobs)
+    ingests = any(table.startswith("bronze.") for table in tables)
     if not ingests:
         # Without bronze nothing reads the landing zone: "nothing new to ingest" would be
         # untrue while a file waits there.
@@ -541,21 +573,26 @@ def _report_run(
         )
     rules = [_rule_row(o) for o in outcomes if not o.passed or args.test]
     if args.format == "json":
-        tables = _records(SUMMARY_COLUMNS, summary_rows(results))
+        rows = _records(SUMMARY_COLUMNS, summary_rows(results))
         report = {
             "run_id": run_id,
             "status": status,
             "seconds": round(seconds, 1),
-            "up_to_date": status == "succeeded" and up_to_date(results),
-            "tables": tables,
+            "up_to_date": status == "succeeded" and up_to_date_results(results),
+            "tables": rows,
             "rules": _records(RULE_COLUMNS, rules),
             "notes": notes,
         }
         print(json_text(report))
         return
-    if status == "succeeded" and up_to_date(results):
+    if status == "succeeded" and up_to_date_results(results):
         what = "ingest or rebuild" if ingests else "rebuild"
-        print(f"up to date: nothing new to {what} (run {run_id}, {seconds:.1f}s)")
+        done = (
+            f"run {run_id}, {seconds:.1f}s"
+            if run_id
+            else f"checked in {seconds:.1f}s, no run recorded"
+        )
+        print(f"up to date: nothing new to {what} ({done})")
     else:
         print(format_table(SUMMARY_COLUMNS, summary_rows(results)))
     if rules:
@@ -564,7 +601,7 @@ def _report_run(
     if notes:
         print("notes:")
         print("\n".join(f"  {printable(note)}" for note in notes))
-    if status == "succeeded" and not up_to_date(results):
+    if status == "succeeded" and not up_to_date_results(results):
         print(f"run {run_id} finished in {seconds:.1f}s")
 
 
@@ -585,7 +622,7 @@ def _rule_row(outcome: RuleOutcome) -> tuple[object, ...]:
     )
 
 
-def up_to_date(results: list[TableResult]) -> bool:
+def up_to_date_results(results: list[TableResult]) -> bool:
     """Nothing was read, written or quarantined: no table moved."""
     return all(
         not (r.read or r.inserted or r.updated or r.deleted or r.quarantined)
@@ -595,8 +632,11 @@ def up_to_date(results: list[TableResult]) -> bool:
 
 
 def cmd_test(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.app.quality import check_tables, failed
+    from lakehouse.core.timetravel import resolve_as_of
+
     rules = quality_rules(config)
-    chosen = {job.table for job in select_jobs(args.target)} if args.target else set(rules)
+    chosen = set(select_tables(args.target)) if args.target else set(rules)
     with opened_warehouse(config) as (spark, tables), query_errors():
         present = [name for name in tables if name in chosen and name in rules]
         if not present:
@@ -638,6 +678,8 @@ TABLE_STATUS_COLUMNS = ("table", "version", "rows", "last_commit_at", "last_run"
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.app.status import source_status, table_status
+
     now = datetime.now(UTC)
     with opened_warehouse(config) as (spark, names), reaching_storage(config, "cannot list"):
         sources = source_status(spark, config, now)
@@ -725,6 +767,8 @@ def cmd_generate(args: argparse.Namespace, config: Config) -> int:
 
 def _ingested_files(config: Config) -> dict[str, set[str]]:
     """Path -> checksums of the generated-name files the warehouse's ingested-files table holds."""
+    from lakehouse.core.engine import open_session
+
     location = INGESTED_FILES.location(config.paths.warehouse)
     warehouse = config.paths.warehouse
     with reaching_storage(config, f"cannot read {warehouse}"):
@@ -760,11 +804,15 @@ def reaching_storage(config: Config, what: str) -> Iterator[None]:
     with prepared_environment(config):
         try:
             yield
-        except STORAGE_ERRORS as error:
+        except storage_errors() as error:
             raise storage_error(what, error) from error
 
 
 def cmd_sql(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.core.describe import describe_rows, described_query
+    from lakehouse.core.engine import open_session
+    from lakehouse.core.timetravel import resolve_as_of, rewrite_query
+
     statements = parse_statements(args.query)
     _check_runnable(statements, args)
     warehouse = config.paths.warehouse
@@ -827,6 +875,8 @@ def _run_writes(
     spark: SparkSession, config: Config, statements: Statements, args: argparse.Namespace
 ) -> int:
     """Run a writing statement as an operation: locked, and in the run log by kind and digest."""
+    from lakehouse.app.pipeline import operation
+
     with operation(spark, config, "sql", statements.summary) as (ctx, results):
         named = [name for name in statements.tables if name in ctx.ensured]
         before = {name: table_version(_location(config, name)) for name in named}
@@ -916,6 +966,8 @@ def cmd_tables(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.core.history import run_listing
+
     with opened_warehouse(config) as (spark, _):
         columns, rows = run_listing(spark, config.paths.warehouse, args.limit)
     if args.format == "json":
@@ -926,6 +978,8 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.core.history import table_history
+
     with opened_warehouse(config) as (spark, _):
         log = table_log(spark, config.engine.name)
         columns, rows = table_history(spark, log, config.paths.warehouse, args.table)
@@ -937,6 +991,8 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_diff(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.core.timetravel import diff_versions, resolve_as_of
+
     with opened_warehouse(config) as (spark, tables), query_errors():
         if args.table not in tables:
             raise UnknownTable(f"no table {args.table}: `lakehouse tables` lists them")
@@ -953,6 +1009,11 @@ def cmd_diff(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.app.maintenance import restore
+    from lakehouse.app.pipeline import operation
+    from lakehouse.core.engine import open_session
+    from lakehouse.core.history import named_table
+
     with open_session(config) as spark:
         with operation(spark, config, "restore", f"{args.table}@{args.version}") as (ctx, done):
             done.append(restore(ctx, named_table(args.table), args.version))
@@ -964,6 +1025,10 @@ def cmd_restore(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_vacuum(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.app.maintenance import vacuum, with_vacuum
+    from lakehouse.app.pipeline import operation
+    from lakehouse.core.erasures import unfinished_erasures
+
     target = f"retain {args.retain_hours:g}h"
     with opened_warehouse(config) as (spark, tables):
         if not tables:
@@ -989,6 +1054,9 @@ def cmd_vacuum(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_repair(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.app.pipeline import operation
+    from lakehouse.app.repair import repair_duplicates
+
     with opened_warehouse(config) as (spark, tables):
         if not tables:
             print(f"nothing to repair: no tables in {config.paths.warehouse}")
@@ -1004,6 +1072,11 @@ def cmd_repair(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_erase(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.app.erasure import erase, erasure_plan
+    from lakehouse.app.pipeline import operation
+    from lakehouse.core.engine import open_session
+    from lakehouse.core.identity import canonical_email, email_digest
+
     if canonical_email(args.email) is None:
         raise UsageError(
             "--email is not an email address once normalised (invisible characters removed, "
@@ -1051,6 +1124,9 @@ def cmd_erase(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, config: Config) -> int:
+    from lakehouse.app.audit import AUDITED_TABLES, consent_violations
+    from lakehouse.core.timetravel import resolve_as_of
+
     with opened_warehouse(config) as (spark, tables), query_errors():
         missing = sorted(set(AUDITED_TABLES) - set(tables))
         if missing:
@@ -1080,6 +1156,9 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
+    from bronze.replay import quarantine_summary, replay_quarantine
+    from lakehouse.app.pipeline import operation
+
     if args.action not in ("summary", "replay"):
         raise ConfigError(f"quarantine takes summary or replay, not {args.action!r}")
     with opened_warehouse(config) as (spark, tables):

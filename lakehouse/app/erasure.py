@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 
 from bronze.tables import LANDING_TABLES, QUARANTINE
 from gold.tables import CUSTOMER_CURATED, MACHINE_LEARNING_CURATED
+from lakehouse.app.errors import NothingToErase
 from lakehouse.app.maintenance import (
     DEFAULT_RETAIN_HOURS,
     Vacuumed,
@@ -47,10 +48,6 @@ from lakehouse.core.suppression import emails_in
 from silver.changes import MOMENT
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from silver.transforms import FIELD_SEPARATOR
-
-
-class NothingToErase(LookupError):
-    """No table holds a row of that email (a typo, or erased already)."""
 
 
 @dataclass(frozen=True)

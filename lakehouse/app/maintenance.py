@@ -9,11 +9,13 @@ from deltalake.exceptions import DeltaError
 from pyspark.sql import functions as F
 
 from bronze.tables import INGESTED_FILES, LANDING_TABLES, QUARANTINE
+from lakehouse.app.errors import MaintenanceError
 from lakehouse.app.tables import TABLES
 from lakehouse.core import fence
 from lakehouse.core.catalog import TableSpec, table_location
 from lakehouse.core.context import RunContext, TableResult
 from lakehouse.core.delta_log import (
+    VACUUM_RETAIN_HOURS,
     TableLog,
     delta_table,
     is_delta_table,
@@ -27,11 +29,8 @@ from lakehouse.core.merge import rewrite_without
 from lakehouse.core.ops_tables import ERASURES, RUN_TABLES, RUNS, SUPPRESSION_LIST
 from lakehouse.core.storage import forget_old_versions
 
-DEFAULT_RETAIN_HOURS = 168
-
-
-class MaintenanceError(ValueError):
-    """A maintenance request that cannot be carried out as asked."""
+# The vacuum's retention unless told: `lakehouse vacuum` and `erase` offer it as their default.
+DEFAULT_RETAIN_HOURS = VACUUM_RETAIN_HOURS
 
 
 def restore(ctx: RunContext, table: TableSpec, version: int) -> TableResult:

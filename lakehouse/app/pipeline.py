@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -15,57 +14,44 @@ from bronze.job import JOBS as BRONZE_JOBS
 from bronze.job import latest_batch
 from bronze.tables import QUARANTINE, SOURCES
 from gold.job import JOBS as GOLD_JOBS
+from lakehouse.app.errors import RulesFailed, RunFailed
+from lakehouse.app.plan import (
+    check_rekey,
+    full_refresh_tables,
+    quality_rules,
+    rules_digest,
+    select_tables,
+    upstream_of,
+)
 from lakehouse.app.tables import TABLES, pseudonymised_tables
 from lakehouse.core import fence
 from lakehouse.core.catalog import attach_warehouse, table_location
 from lakehouse.core.compaction import compact_small_files
 from lakehouse.core.config import (
-    STORAGE_ERRORS,
     CatalogKind,
     Config,
-    ConfigError,
     require_landing,
+    storage_errors,
 )
 from lakehouse.core.context import Batches, RunContext, RunOptions, TableJob, TableResult
 from lakehouse.core.delta_log import table_version
 from lakehouse.core.engine import brief, interrupt_engine
-from lakehouse.core.errors import UsageError
-from lakehouse.core.expectations import (
-    Action,
-    Check,
-    Rule,
-    RuleFailed,
-    RuleOutcome,
-    RulesError,
-    check_rules_dir,
-    load_rules,
-)
 from lakehouse.core.glue import catalog_table, check_ownership, register_tables
 from lakehouse.core.interrupt import Interrupted
 from lakehouse.core.lock import warehouse_lock
 from lakehouse.core.progress import Progress
+from lakehouse.core.rules import RuleFailed, RuleOutcome
 from lakehouse.core.run_log import record_end, record_start
 from lakehouse.core.scratch import STAGING
 from lakehouse.core.secrets import (
     check_pseudonym_salt,
     new_pseudonym_salt,
-    salt_fingerprint,
     with_pseudonym_salt,
 )
 from lakehouse.core.storage import join, remove_tree
 from silver.job import JOBS as SILVER_JOBS
 
 log = logging.getLogger(__name__)
-
-# Bump when a rule that shapes silver or gold changes: the next run then rebuilds them in full.
-# 2: emails are matched trimmed and lower-cased.
-# 3: reading ids hash doubles as both engines write them (`silver.transforms.double_text`), and
-#    bronze reads the same lines on both engines (issue 20): existing tables are rebuilt once.
-# 4: gold.machine_learning_curated's record_id digests customer_key too (a new salt gives new
-#    ids, so a rebuild replaces every row), and the salt enters digests as its fingerprint;
-#    emails are matched in their canonical form (`lakehouse.core.identity.canonical_email`:
-#    invisible characters removed, NFKC's ASCII forms; no canonical form, no person).
-RULES_VERSION = 4
 
 LAYERS: dict[str, list[TableJob]] = {
     "bronze": BRONZE_JOBS,
@@ -74,98 +60,10 @@ LAYERS: dict[str, list[TableJob]] = {
 }
 
 
-def rules_digest(config: Config, rules: Mapping[str, tuple[Rule, ...]] | None = None) -> str:
-    """A digest of the rules and settings silver and gold content depends on: a change
-    rebuilds them in full. The salt enters as its fingerprint, so every table keyed by it is
-    rebuilt when it changes. Of the data-quality rules only `drop` rules shape content:
-    relaxing one brings its rows back."""
-    privacy = config.privacy
-    dropping = sorted(
-        repr(rule)
-        for table_rules in (rules or {}).values()
-        for rule in table_rules
-        if rule.action == Action.drop
-    )
-    salt = salt_fingerprint(privacy.pseudonym_salt)
-    settings = f"{RULES_VERSION}|{privacy.consent_cutoff}|{salt}|{dropping}"
-    return hashlib.sha256(settings.encode()).hexdigest()[:16]
-
-
-def quality_rules(config: Config) -> dict[str, tuple[Rule, ...]]:
-    """Every table's data-quality rules; a rules file that cannot be used stops here, before
-    anything is written. A relationship must point upstream: a rule checks rows against a
-    table the same run has already brought up to date."""
-    known = {table.qualified_name: table for table in TABLES}
-    check_rules_dir(config.quality.rules_dir, known)
-    rules = {
-        name: found
-        for name, table in known.items()
-        if (found := load_rules(table, known, config.quality.rules_dir))
-    }
-    for name, table_rules in rules.items():
-        upstream = upstream_of({name})
-        for rule in table_rules:
-            if rule.check == Check.relationship and rule.to not in upstream:
-                raise RulesError(
-                    f"rule {rule.name} of {name}: a relationship must point to a table {name} "
-                    f"is built from ({', '.join(sorted(upstream)) or 'none'}), not {rule.to}"
-                )
-    return rules
-
-
 def select_jobs(target: str | None = None) -> list[TableJob]:
-    """The jobs a target names, in run order.
-
-    A target is `all`, a layer (`silver`) or a table (`silver.customer_trusted`); `+` before
-    it adds everything it is built from, `+` after it everything built from it (as in dbt):
-    `+gold.machine_learning_curated`, `silver.customer_trusted+`.
-    """
-    every = [job for jobs in LAYERS.values() for job in jobs]
-    if target is None or target == "all":
-        return every
-    name = target.removeprefix("+").removesuffix("+")
-    chosen = {job.table for job in LAYERS.get(name, [])} or {
-        job.table for job in every if job.table == name
-    }
-    if not chosen:
-        names = ", ".join(["all", *LAYERS, *(job.table for job in every)])
-        raise ConfigError(
-            f"nothing to run named {name!r}: choose one of {names} "
-            "(+ before a name adds what it is built from, + after it what is built from it)"
-        )
-    if target.startswith("+"):
-        chosen |= upstream_of(chosen)
-    if target.endswith("+") and len(target) > 1:
-        chosen |= downstream_of(chosen)
-    return [job for job in every if job.table in chosen]
-
-
-def upstream_of(tables: set[str]) -> set[str]:
-    """Every table the given tables are built from, directly or not."""
-    upstream = {job.table: set(job.upstream) for jobs in LAYERS.values() for job in jobs}
-    found: set[str] = set()
-    todo = set(tables)
-    while todo:
-        todo = {parent for table in todo for parent in upstream.get(table, ())} - found
-        found |= todo
-    return found
-
-
-def downstream_of(tables: set[str]) -> set[str]:
-    """Every table built from the given tables, directly or not."""
-    every = [job.table for jobs in LAYERS.values() for job in jobs]
-    return {table for table in every if upstream_of({table}) & tables}
-
-
-class RulesFailed(Exception):
-    """`fail` rules stopped tables: they and the tables built from them were not committed;
-    every other table was built."""
-
-    def __init__(self, failures: list[RuleFailed], results: list[TableResult]) -> None:
-        super().__init__("; ".join(str(failure) for failure in failures))
-        self.failures = failures
-        self.results = results
-        self.run_id = ""
+    """The jobs a target names, in run order (see `plan.select_tables`)."""
+    jobs = {job.table: job for layer in LAYERS.values() for job in layer}
+    return [jobs[table] for table in select_tables(target)]
 
 
 def run_pipeline(
@@ -203,29 +101,6 @@ def run_pipeline(
         above = config.maintenance.compact_above_files
         results.extend(compact_small_files(ctx, sorted(ctx.ensured), above))
     return ctx.run_id, results
-
-
-def full_refresh_tables(target: str | None) -> set[str]:
-    """The silver and gold tables `--full-refresh [target]` rebuilds from bronze."""
-    if target is None:
-        return set()
-    chosen = {job.table for job in select_jobs(target)} - {job.table for job in BRONZE_JOBS}
-    if not chosen:
-        raise ConfigError(
-            f"--full-refresh {target}: bronze keeps every landed line and is never rebuilt; "
-            "name silver or gold tables, or give no name to rebuild them all"
-        )
-    return chosen
-
-
-def check_rekey(target: str | None, full_refresh: str | None, *, rekey: bool) -> None:
-    """A re-key rebuilds every table keyed by the salt in one run: it takes no narrower target
-    (a table left out would keep the old pseudonyms until some later run rebuilt it)."""
-    if rekey and (target not in (None, "all") or full_refresh not in (None, "all")):
-        raise UsageError(
-            "--rekey rebuilds every silver and gold table with the new salt in one run: give "
-            "it no target and no --full-refresh target"
-        )
 
 
 @contextmanager
@@ -289,7 +164,7 @@ def operation(
             finally:
                 _remove_scratch(warehouse)  # the run's shared copies (`ctx.shared`)
             record_end(ctx, command, target, results)
-    except STORAGE_ERRORS as error:
+    except storage_errors() as error:
         if not began:
             raise  # nothing written yet: the configuration error it is reported as
         raise RunFailed(
@@ -297,12 +172,6 @@ def operation(
             f"({brief(error)}); what it committed stands, and running it again completes "
             "the work"
         ) from error
-
-
-class RunFailed(RuntimeError):
-    """A store (S3, Glue) stopped answering after the run began writing. Reported as a
-    failure (exit 1), never as a configuration error (exit 2, which promises nothing was
-    written and which orchestrators do not retry)."""
 
 
 def _record_failure(
@@ -321,7 +190,7 @@ def _remove_scratch(warehouse: str) -> None:
         return  # the scratch space is the new holder's now
     try:
         remove_tree(join(warehouse, STAGING))
-    except STORAGE_ERRORS as error:
+    except storage_errors() as error:
         # The next run removes them first thing; the error that matters is the run's own.
         log.warning("could not remove the scratch copies: %s", brief(error))
 

@@ -13,14 +13,8 @@ from pyspark.sql import SparkSession
 
 from lakehouse.core.catalog import table_location
 from lakehouse.core.delta_log import table_version
-from lakehouse.core.expectations import (
-    Action,
-    Check,
-    Rule,
-    RuleOutcome,
-    judge_rows,
-    judge_table,
-)
+from lakehouse.core.expectations import judge_rows, judge_table
+from lakehouse.core.rules import Action, Check, Rule, RuleOutcome
 from lakehouse.core.timetravel import AsOf, AsOfError, read_as_of, version_at
 
 

@@ -38,9 +38,9 @@ from watchfiles import Change
 from watchfiles import watch as notifications
 
 from bronze.tables import SOURCES
-from lakehouse.app.pipeline import RunFailed
+from lakehouse.app.errors import RunFailed
 from lakehouse.core.aws import prepared_environment
-from lakehouse.core.config import STORAGE_ERRORS, Config, ConfigError, require_landing
+from lakehouse.core.config import Config, ConfigError, require_landing, storage_errors
 from lakehouse.core.engine import brief, open_session
 from lakehouse.core.errors import UsageError
 from lakehouse.core.fence import LeaseLost
@@ -290,7 +290,7 @@ class PolledLanding:
         time.sleep(seconds)
         try:
             now = self._listing()
-        except STORAGE_ERRORS as error:
+        except storage_errors() as error:
             # A passing outage: the next listing tells. A lasting one fails the next run.
             log.warning("cannot list %s: %s", printable(self.landing), brief(error))
             return set()

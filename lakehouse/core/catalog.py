@@ -6,17 +6,21 @@ the jobs create tables by running exactly that file, so the files cannot drift f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from string import Template
+from typing import TYPE_CHECKING
 
 import sqlglot
-from pyspark.sql import SparkSession
 from sqlglot import exp
 
 from lakehouse.core.delta_log import delta_table, drop_checkpoint_hint, is_delta_table
 from lakehouse.core.storage import join, subfolders
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 DELETION_VECTORS = "delta.enableDeletionVectors"
 # What a table without the property does: a table made before its DDL set it needs no change.
@@ -118,20 +122,27 @@ def ensure_properties(
 
     Tables are created with their DDL's properties; this brings older tables up to date.
     """
-    wanted = table.properties(deletion_vectors=deletion_vectors)
     location = table.location(warehouse)
     current = delta_table(location).metadata().configuration
-    missing = {
-        key: value
-        for key, value in wanted.items()
-        if current.get(key, PROPERTY_DEFAULTS.get(key)) != value
-    }
+    missing = missing_properties(table, current, deletion_vectors=deletion_vectors)
     if not missing:
         return False
     assignments = ", ".join(f"'{sql_text(k)}' = '{sql_text(v)}'" for k, v in missing.items())
     spark.sql(f"ALTER TABLE {table.qualified_name} SET TBLPROPERTIES ({assignments})")
     drop_checkpoint_hint(location)
     return True
+
+
+def missing_properties(
+    table: TableSpec, current: Mapping[str, str], *, deletion_vectors: bool = False
+) -> dict[str, str]:
+    """The properties the table's DDL file sets that `current` (its log's) lacks or differs in."""
+    wanted = table.properties(deletion_vectors=deletion_vectors)
+    return {
+        key: value
+        for key, value in wanted.items()
+        if current.get(key, PROPERTY_DEFAULTS.get(key)) != value
+    }
 
 
 def ensure_table(
@@ -197,6 +208,16 @@ def attach_warehouse(spark: SparkSession, warehouse: str) -> list[str]:
             _point_at(spark, name, location)
             names.append(name)
     return names
+
+
+def warehouse_tables(warehouse: str) -> list[str]:
+    """The names of the Delta tables in the warehouse, as `attach_warehouse` finds them."""
+    return [
+        f"{schema}.{table}"
+        for schema in _table_folders(warehouse)
+        for table in _table_folders(join(warehouse, schema))
+        if is_delta_table(join(warehouse, schema, table))
+    ]
 
 
 def _table_folders(folder: str) -> list[str]:

@@ -5,9 +5,11 @@ Only the entry point loads configuration; everything else receives a `Config`.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,17 +27,32 @@ from lakehouse.core.storage import folder_exists
 CONF_DIR_ENV = "LAKEHOUSE_CONF_DIR"
 # engine=connect: the server's bearer token, never kept in configuration.
 CONNECT_TOKEN_ENV = "LAKEHOUSE_CONNECT_TOKEN"
-# What boto3 raises when a bucket, region, endpoint or credential is wrong (uploads wrap
-# ClientError in boto3's own S3UploadFailedError). Without the aws extra nothing raises them.
-STORAGE_ERRORS: tuple[type[Exception], ...]
-try:
-    from boto3.exceptions import Boto3Error
-    from botocore.exceptions import BotoCoreError, ClientError
 
-    STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
-except ImportError:
-    STORAGE_ERRORS = ()
-HAS_AWS = bool(STORAGE_ERRORS)
+
+def storage_errors() -> tuple[type[Exception], ...]:
+    """What boto3 raises when a bucket, region, endpoint or credential is wrong (uploads wrap
+    ClientError in boto3's own S3UploadFailedError), for `except storage_errors():`.
+
+    Only from boto3 and botocore once imported: an error of a library no code has imported
+    cannot have been raised, and importing boto3 (a third of a second) only to name its
+    errors would slow every command that never touches S3.
+    """
+    errors: list[type[Exception]] = []
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is not None:
+        errors += [botocore.BotoCoreError, botocore.ClientError]
+    boto3 = sys.modules.get("boto3.exceptions")
+    if boto3 is not None:
+        errors.append(boto3.Boto3Error)
+    return tuple(errors)
+
+
+def has_aws() -> bool:
+    """Whether boto3 (the aws extra) is installed, found without importing it."""
+    try:
+        return importlib.util.find_spec("boto3") is not None
+    except ImportError:  # a finder that refuses it (the install test hides it that way)
+        return False
 
 
 class ConfigError(ValueError):
@@ -319,7 +336,7 @@ def validate(config: Config, base_dir: Path | None = None) -> Config:
             "or auto (a random secret kept with the warehouse)"
         )
     needs_aws = config.storage.kind == StorageKind.s3 or config.catalog.kind == CatalogKind.glue
-    if needs_aws and not HAS_AWS:
+    if needs_aws and not has_aws():
         raise ConfigError(
             "storage=s3 and catalog=glue reach AWS through boto3, which is not installed: "
             "pip install 'stedi-lakehouse[aws]'"
@@ -459,7 +476,7 @@ def require_landing(config: Config, sources: Sequence[str] = ()) -> str:
                 f"holding {folders} (`lakehouse generate` writes sample data there)"
             )
         folder_exists(config.paths.warehouse)
-    except STORAGE_ERRORS as error:
+    except storage_errors() as error:
         raise storage_error(f"cannot read {landing} or {config.paths.warehouse}", error) from error
     return landing
 

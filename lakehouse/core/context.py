@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from pyspark.sql import DataFrame, SparkSession
+from typing import TYPE_CHECKING
 
 from lakehouse.core import fence
 from lakehouse.core.catalog import TableSpec, ensure_properties, ensure_table
 from lakehouse.core.config import Config
-from lakehouse.core.expectations import Rule, RuleOutcome
-from lakehouse.core.merge import MergeResult, append_into, merge_into
+from lakehouse.core.rules import Rule, RuleOutcome
 from lakehouse.core.scratch import SHARED, STAGING
 from lakehouse.core.storage import join
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakehouse.core.merge import MergeResult
 
 
 @dataclass
@@ -122,6 +125,8 @@ class RunContext:
         delete_unmatched: bool = False,
         scope: DataFrame | None = None,
     ) -> MergeResult:
+        from lakehouse.core.merge import merge_into  # the engine's: not for what only reports
+
         return merge_into(
             self.spark,
             source,
@@ -134,6 +139,8 @@ class RunContext:
     def append(
         self, source: DataFrame, table: TableSpec, *, data_files: int | None = None
     ) -> MergeResult:
+        from lakehouse.core.merge import append_into
+
         return append_into(self.spark, source, table, self.warehouse, data_files=data_files)
 
 

@@ -12,23 +12,27 @@ the driver cannot reach storage directly (Unity Catalog).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
-from pyspark.sql import SparkSession
 
 from lakehouse.core.aws import aws_credentials
 from lakehouse.core.config import EngineName
 from lakehouse.core.faults import fault_point
 from lakehouse.core.storage import file_names, is_s3, join, list_files, remove_file
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 # Optional in the Delta protocol: it only saves readers a listing of the log.
 CHECKPOINT_HINT = "_last_checkpoint"
 LOG_RETENTION = "delta.logRetentionDuration"
 CHECKPOINT_INTERVAL = "delta.checkpointInterval"
 DEFAULT_LOG_RETENTION = "interval 30 days"
+# How long a vacuum keeps the files newer versions replaced, unless told (a week).
+VACUUM_RETAIN_HOURS = 168
 # The log retention a purge sets while it cleans (`purge_log`); found on a table, it is a
 # purge that was killed, not anyone's choice.
 _PURGING = "interval 0 seconds"

@@ -16,10 +16,6 @@ from pyspark.sql import functions as F
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.context import RunContext, TableResult, source_rows
 from lakehouse.core.expectations import (
-    Action,
-    Check,
-    RuleFailed,
-    RuleOutcome,
     any_dropped,
     dropped_reason,
     failing_counts,
@@ -27,6 +23,7 @@ from lakehouse.core.expectations import (
     table_after,
     with_rule_flags,
 )
+from lakehouse.core.rules import Action, Check, RuleFailed, RuleOutcome
 
 
 @dataclass(frozen=True)

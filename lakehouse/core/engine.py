@@ -26,6 +26,7 @@ from lakehouse.core.config import (
     S3Connector,
     StorageKind,
 )
+from lakehouse.core.errors import EngineError
 from lakehouse.core.interrupt import reclaim_signal_handlers, was_interrupted
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ EMBEDDED_RETRIES, EMBEDDED_MAX_BACKOFF_MS = 3, 1000
 REMOTE_MAX_BACKOFF_MS = 5000
 # After Ctrl-C or SIGTERM, how long closing the client may take before the server stops anyway.
 CLIENT_STOP_SECONDS = 2.0
-
-
-class EngineError(RuntimeError):
-    """The engine could not be started."""
 
 
 @contextmanager

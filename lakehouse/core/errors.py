@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pyspark.errors import (
-    AnalysisException,
-    IllegalArgumentException,
-    ParseException,
-    QueryExecutionException,
-)
-
 _LONGEST = 300
+
+# Installed without an engine extra, on a machine that brings no pyspark of its own: what a
+# command that needs the engine says (commands import it when they run, not at start).
+NO_ENGINE = (
+    "error: no Spark engine is installed: pip install 'stedi-lakehouse[sail]' for the embedded "
+    "engine, or 'stedi-lakehouse[spark]' for Apache Spark (a cluster's own pyspark also does)"
+)
 
 
 class UsageError(ValueError):
@@ -28,9 +28,31 @@ class QueryError(RuntimeError):
     """A query the engine could not run as written (exit 1)."""
 
 
+# The command line names these in its exit statuses; they live here, apart from the modules
+# that raise them, so it can do so without importing the engine.
+
+
+class EngineError(RuntimeError):
+    """The engine could not be started."""
+
+
+class UnknownTable(LookupError):
+    """No Delta table of that name in the warehouse."""
+
+
+class AsOfError(ValueError):
+    """An as-of point that names no version, time or run, or a version that cannot be read."""
+
+
 @contextmanager
 def query_errors() -> Iterator[None]:
     """Turn the engine's errors about a user's query into a one-line `QueryError`."""
+    from pyspark.errors import (
+        AnalysisException,
+        IllegalArgumentException,
+        QueryExecutionException,
+    )
+
     try:
         yield
     except (AnalysisException, IllegalArgumentException, QueryExecutionException) as error:
@@ -42,6 +64,13 @@ def query_errors() -> Iterator[None]:
 
 def explain_query_error(error: Exception) -> str | None:
     """One line for an engine error caused by the query, or None when it is not one."""
+    from pyspark.errors import (
+        AnalysisException,
+        IllegalArgumentException,
+        ParseException,
+        QueryExecutionException,
+    )
+
     first = first_line(str(error))
     lowered = str(error).lower()  # the whole message: the shown line may be cut short
     if isinstance(error, ParseException) or (

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
-
-from pyspark.sql import SparkSession
-from pyspark.sql.types import DataType, StructType
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.core.boto import aws_client
 from lakehouse.core.config import CatalogConfig, ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import DataType, StructType
 
 # What Athena and Glue crawlers put on a native Delta Lake table (no symlink manifest).
 DELTA_PARAMETERS = {

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.core.catalog import TableSpec, table_location
 from lakehouse.core.delta_log import TableLog, is_delta_table
+from lakehouse.core.errors import UnknownTable
 from lakehouse.core.ops_tables import RUN_TABLES, RUNS
 from lakehouse.core.progress import utc_moment
 
@@ -24,10 +25,6 @@ METRICS_SHOWN = (
     ("numTargetRowsDeleted", "deleted"),
     ("numOutputRows", "written"),
 )
-
-
-class UnknownTable(LookupError):
-    """No Delta table of that name in the warehouse."""
 
 
 def named_table(name: str) -> TableSpec:

@@ -1,5 +1,8 @@
 """The landing zone: which files a source has, and their lines with file and line number.
 
+Listing and checksumming need no engine (a run that finds nothing new starts none); the
+engine reads the lines in `landing_lines`.
+
 Every listed file is read as exactly that file, whatever its name or bytes. Files the engine's
 reader takes as they are (plain UTF-8 JSON lines under a plain name) are read by the engine;
 the rest — names with glob or URL syntax or a leading `_`/`.`, gzip, a byte-order mark,
@@ -14,20 +17,12 @@ import codecs
 import hashlib
 import json
 import re
-import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import reduce
 from itertools import chain
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from lakehouse.core.storage import (
     Entry,
@@ -36,22 +31,11 @@ from lakehouse.core.storage import (
     join,
     list_entries,
     read_chunks,
-    remove_tree,
-    upload_file,
 )
 
 SUFFIXES = (".json", ".json.gz")
 LINES_SCHEMA = (
     "source_file STRING, source_checksum STRING, source_line INT, line STRING, problem STRING"
-)
-_ARROW_SCHEMA = pa.schema(
-    [
-        ("source_file", pa.string()),
-        ("source_checksum", pa.string()),
-        ("source_line", pa.int32()),
-        ("line", pa.string()),
-        ("problem", pa.string()),
-    ]
 )
 # Path parts the engine's reader takes literally; anything else (`[`, `{`, `*`, `%`, spaces,
 # quotes, a leading `_` or `.` that marks hidden files) is read here instead.
@@ -59,7 +43,6 @@ _PLAIN_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = codecs.BOM_UTF8
 _WHITESPACE = b" \t\r\n"
-_BATCH_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -94,6 +77,23 @@ class Survey:
     files: list[LandingFile] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """What a run says about the folder: its warnings, and each file skipped and why."""
+        return [*self.warnings, *(f"{path}: skipped, {why}" for path, why in self.skipped)]
+
+
+def unread(
+    listed: Iterable[LandingFile], known: Iterable[Mapping[str, object]]
+) -> list[LandingFile]:
+    """The listed files that must be read: those not listed as a `known` row (an ingested
+    file's `file`, `size`, `modified_ns` and `etag`) says they were when ingested.
+
+    Equal listings mean an unchanged file, dropped unread; any other is checksummed.
+    """
+    unchanged = {(row["file"], row["size"], row["modified_ns"], row.get("etag")) for row in known}
+    return [file for file in listed if file.listed_as not in unchanged]
 
 
 def survey(landing: str, source: str, *, follow_outside_links: bool = False) -> Survey:
@@ -194,108 +194,6 @@ def engine_reads_as_is(path: str) -> bool:
     """Whether the engine's reader takes `path` literally (no glob, escape or hidden part)."""
     parts = path.removeprefix("s3://").split("/") if is_s3(path) else Path(path).parts[1:]
     return all(_PLAIN_PART.fullmatch(part) for part in parts if part)
-
-
-@contextmanager
-def landing_lines(
-    spark: SparkSession, files: list[LandingFile], scratch: str
-) -> Iterator[DataFrame]:
-    """One row per line (or array element) of each file, with file, checksum and line number.
-
-    Files read in Python are copied to Parquet under `scratch` for the engine to read; the
-    copy holds raw records, so it is removed when the block ends, whatever happens in it.
-    """
-    direct = [file for file in files if file.careful is None]
-    careful = [file for file in files if file.careful is not None]
-    frames = [_engine_lines(spark, direct)] if direct else []
-    try:
-        if careful:
-            for number, file in enumerate(careful):
-                _write_copy(file, join(scratch, f"part-{number:05d}.parquet"))
-            frames.append(spark.read.schema(LINES_SCHEMA).parquet(scratch))
-        yield (
-            reduce(DataFrame.unionByName, frames)
-            if frames
-            else spark.createDataFrame([], LINES_SCHEMA)
-        )
-    finally:
-        if careful:
-            remove_tree(scratch)
-
-
-def _engine_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
-    # Files are read whole because the engine has no per-row file name and no line numbers;
-    # splitting each file's text gives both exactly.
-    texts = [
-        spark.read.text(file.path, wholetext=True).select(
-            F.lit(file.path).alias("source_file"),
-            F.lit(file.checksum).cast("string").alias("source_checksum"),
-            F.col("value"),
-        )
-        for file in files
-    ]
-    # Drop the final newline first: filtering exploded lines on their position is far slower.
-    # Line ends (LF or CRLF) are matched once per file, not once per line.
-    # `\z`, not `$`: on the JVM `$` also matches before a final U+2028 or U+0085.
-    whole = balanced_union(texts).select(
-        "source_file", "source_checksum", F.regexp_replace("value", "\r?\n\\z", "").alias("value")
-    )
-    return (
-        whole.where(F.col("value") != "")  # an empty file has no lines
-        .select(
-            "source_file",
-            "source_checksum",
-            F.posexplode(F.split("value", "\r?\n")).alias("position", "line"),
-        )
-        .select(
-            "source_file",
-            "source_checksum",
-            (F.col("position") + 1).cast("int").alias("source_line"),
-            "line",
-            F.lit(None).cast("string").alias("problem"),
-        )
-    )
-
-
-def balanced_union(frames: list[DataFrame]) -> DataFrame:
-    """The union of `frames` as a tree of depth log2(n), not a chain of depth n.
-
-    The embedded engine plans a union recursively: a chain of a few hundred reads (a backlog
-    of hourly files, a new warehouse over months of landing files) overflowed its stack and
-    killed the process (SIGSEGV at about 300 files here); a balanced tree of 5,000 reads plans
-    in about two seconds.
-    """
-    if len(frames) == 1:
-        return frames[0]
-    middle = len(frames) // 2
-    return balanced_union(frames[:middle]).unionByName(balanced_union(frames[middle:]))
-
-
-def _write_copy(file: LandingFile, destination: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="stedi-landing-") as folder:
-        local = Path(folder) / "copy.parquet"
-        with pq.ParquetWriter(local, _ARROW_SCHEMA) as writer:
-            batch: list[tuple[int, str | None, str | None]] = []
-            for row in careful_lines(file.path):
-                batch.append(row)
-                if len(batch) == _BATCH_ROWS:
-                    writer.write_table(_table(file, batch))
-                    batch = []
-            writer.write_table(_table(file, batch))
-        upload_file(local, destination)
-
-
-def _table(file: LandingFile, rows: list[tuple[int, str | None, str | None]]) -> pa.Table:
-    return pa.table(
-        {
-            "source_file": [file.path] * len(rows),
-            "source_checksum": [file.checksum] * len(rows),
-            "source_line": pa.array([row[0] for row in rows], pa.int32()),
-            "line": [row[1] for row in rows],
-            "problem": [row[2] for row in rows],
-        },
-        schema=_ARROW_SCHEMA,
-    )
 
 
 Line = tuple[int, str | None, str | None]

@@ -32,12 +32,9 @@ from lakehouse.core.delta_log import (
     is_delta_table,
     require_retained,
 )
+from lakehouse.core.errors import AsOfError
 from lakehouse.core.ops_tables import RUN_TABLES, RUNS
 from lakehouse.core.storage import join
-
-
-class AsOfError(ValueError):
-    """An as-of point that names no version, time or run, or a version that cannot be read."""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,8 @@ from lakehouse.app.pipeline import run_pipeline
 from lakehouse.core.catalog import TableSpec
 from lakehouse.core.config import Config
 from lakehouse.core.increments import Build, Increment
-from lakehouse.core.landing import LandingFile, checked, landing_lines, survey
+from lakehouse.core.landing import LandingFile, checked, survey
+from lakehouse.core.landing_lines import landing_lines
 from lakehouse.core.merge import DELETE_FLAG, with_deletions
 from silver.job import (
     Read,

@@ -10,20 +10,15 @@ from pyspark.sql import SparkSession
 from gold.tables import MACHINE_LEARNING_CURATED
 from lakehouse.app.tables import TABLES
 from lakehouse.core.expectations import (
-    Action,
-    Check,
-    Rule,
-    RulesError,
     duplicate_rows,
     failing_counts,
     flag_column,
     judge_rows,
-    load_rules,
-    parse_rule,
     row_count_change_fails,
     table_after,
     with_rule_flags,
 )
+from lakehouse.core.rules import Action, Check, Rule, RulesError, load_rules, parse_rule
 from silver.tables import CUSTOMER_TRUSTED, STEP_TRAINER_TRUSTED
 from tests.helpers import rows
 
