@@ -45,6 +45,23 @@ class Batches:
 
 
 @dataclass(frozen=True)
+class Watermark:
+    """How far a table has processed the bronze batches (see `lakehouse.core.increments`)."""
+
+    through_batch: int
+    table_version: int | None
+    config_digest: str
+
+
+@dataclass
+class Watermarks:
+    """Every table's watermark, read once per run (None: not read yet) and kept current by
+    the run's own writes: only the run holding the warehouse writes them."""
+
+    by_table: dict[str, Watermark] | None = None
+
+
+@dataclass(frozen=True)
 class RunOptions:
     """How a run builds its tables, beyond the configuration."""
 
@@ -77,6 +94,7 @@ class RunContext:
     rule_outcomes: list[RuleOutcome] = field(default_factory=list, compare=False)
     # Results computed once in this run and shared by the jobs that need them (see `shared`).
     _shared: dict[str, DataFrame] = field(default_factory=dict, compare=False, repr=False)
+    watermarks: Watermarks = field(default_factory=Watermarks, compare=False, repr=False)
 
     @property
     def warehouse(self) -> str:
@@ -124,6 +142,7 @@ class RunContext:
         *,
         delete_unmatched: bool = False,
         scope: DataFrame | None = None,
+        empty: bool = False,
     ) -> MergeResult:
         from lakehouse.core.merge import merge_into  # the engine's: not for what only reports
 
@@ -134,6 +153,7 @@ class RunContext:
             self.warehouse,
             delete_unmatched=delete_unmatched,
             scope=scope,
+            empty=empty,
         )
 
     def append(

@@ -182,7 +182,25 @@ def files_not_current(location: str) -> list[str]:
 
 def commits_metrics(location: str, after_version: int) -> dict[str, Any]:
     """The numeric operation metrics of every commit after `after_version`, summed."""
-    table = delta_table(location)
+    return _summed_metrics(delta_table(location), after_version)
+
+
+def version_and_metrics(
+    location: str, after_version: int | None
+) -> tuple[int | None, dict[str, Any]]:
+    """The table's latest version (None: no table) and the metrics of its commits after
+    `after_version`, summed, from one read of the log (a write's result needs both)."""
+    try:
+        table = delta_table(location)
+    except TableNotFoundError:
+        return None, {}
+    version = int(table.version())
+    if version == after_version:
+        return version, {}
+    return version, _summed_metrics(table, -1 if after_version is None else after_version)
+
+
+def _summed_metrics(table: DeltaTable, after_version: int) -> dict[str, Any]:
     totals: dict[str, Any] = {}
     for commit in table.history(limit=int(table.version()) - after_version):
         if int(commit.get("version", -1)) <= after_version:

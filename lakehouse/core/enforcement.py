@@ -8,7 +8,7 @@ kept in the run context for the run log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -33,6 +33,8 @@ class Enforced:
     content: DataFrame
     dropped: int = 0
     quarantine: TableResult | None = None
+    # The rules counted no row in the content: the write has nothing to add.
+    empty: bool = False
 
 
 def enforce(
@@ -50,6 +52,7 @@ def enforce(
     name = table.qualified_name
     outcomes: list[RuleOutcome] = []
     dropping = None
+    checked = None
     if row_rules:
         parents = {
             rule.to: ctx.spark.table(rule.to)
@@ -78,7 +81,8 @@ def enforce(
     ctx.rule_outcomes.extend(outcomes)
     if any(o.outcome == "failed" for o in outcomes):
         raise RuleFailed(name, outcomes)
-    return _quarantined(ctx, table, content, dropping, rebuilt=scope is None)
+    enforced = _quarantined(ctx, table, content, dropping, rebuilt=scope is None)
+    return replace(enforced, empty=checked == 0)
 
 
 def _quarantined(

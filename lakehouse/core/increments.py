@@ -18,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from lakehouse.core.catalog import TableSpec
-from lakehouse.core.context import RunContext, TableResult, source_rows
+from lakehouse.core.context import RunContext, TableResult, Watermark, source_rows
 from lakehouse.core.delta_log import file_count, is_delta_table, table_version
 from lakehouse.core.enforcement import enforce
 from lakehouse.core.ops_tables import WATERMARKS
@@ -62,19 +61,12 @@ def refresh(ctx: RunContext, table: TableSpec, build: Build) -> list[TableResult
     elif increment.full:
         merge = ctx.merge(content, table, delete_unmatched=True)
     else:
-        merge = ctx.merge(content, table, scope=scope)
+        merge = ctx.merge(content, table, scope=scope, empty=enforced.empty)
     save_watermark(ctx, table, increment.through_batch, merge.version_after)
     result = TableResult.of(merge, read=source_rows(merge, content) + enforced.dropped)
     if enforced.quarantine is None:
         return [result]
     return [replace(result, quarantined=enforced.dropped), enforced.quarantine]
-
-
-@dataclass(frozen=True)
-class Watermark:
-    through_batch: int
-    table_version: int | None
-    config_digest: str
 
 
 def plan(ctx: RunContext, table: TableSpec, through_batch: int) -> Increment | None:
@@ -90,14 +82,23 @@ def plan(ctx: RunContext, table: TableSpec, through_batch: int) -> Increment | N
 
 
 def watermark(ctx: RunContext, table: TableSpec) -> Watermark | None:
+    if ctx.watermarks.by_table is None:
+        ctx.watermarks.by_table = read_watermarks(ctx)
+    return ctx.watermarks.by_table.get(table.qualified_name)
+
+
+def read_watermarks(ctx: RunContext) -> dict[str, Watermark]:
+    """Every table's watermark in one read (a table holds one row per incremental table)."""
     location = WATERMARKS.location(ctx.warehouse)
     if not is_delta_table(location):
-        return None
-    marks = ctx.spark.read.format("delta").load(location)
-    row = marks.where(F.col("table_name") == table.qualified_name).first()
-    if row is None:
-        return None
-    return Watermark(row["through_batch"], row["table_version"], row["config_digest"])
+        return {}
+    rows = ctx.spark.read.format("delta").load(location).collect()
+    return {
+        row["table_name"]: Watermark(
+            row["through_batch"], row["table_version"], row["config_digest"]
+        )
+        for row in rows
+    }
 
 
 def save_watermark(
@@ -113,3 +114,6 @@ def save_watermark(
         ctx.started_at,
     )
     ctx.merge(ctx.spark.createDataFrame([row], WATERMARKS.row_schema), WATERMARKS)
+    if ctx.watermarks.by_table is not None:  # committed: the run's next plan sees it
+        mark = Watermark(through_batch, version, ctx.settings_digest)
+        ctx.watermarks.by_table[table.qualified_name] = mark

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from pyspark.sql.types import StructField, StructType
 
 from lakehouse.core import fence, scratch
 from lakehouse.core.catalog import TableSpec
-from lakehouse.core.delta_log import commits_metrics, drop_checkpoint_hint, table_version
+from lakehouse.core.delta_log import drop_checkpoint_hint, table_version, version_and_metrics
 from lakehouse.core.faults import fault_point
 
 DELETE_FLAG = "_merge_delete"
@@ -46,8 +47,9 @@ def merge_into(
     *,
     delete_unmatched: bool = False,
     scope: DataFrame | None = None,
+    empty: bool = False,
 ) -> MergeResult:
-    """MERGE `source` into `table` on its keys.
+    """MERGE `source` into `table` on its keys (`empty`: `source` is known to hold no rows).
 
     New keys are inserted; matched rows are updated only when a value differs, so re-running
     with the same source writes no new table version. Deletions take one of two forms:
@@ -60,8 +62,16 @@ def merge_into(
     before = table_version(location)
     target = spark.table(table.qualified_name)
     rows = source.select(*target.columns)
-    if scope is not None:
+    # An empty scope (no customer changed) deletes nothing: its markers would be none, but
+    # finding that out joins the whole target, where this asks the small scope once.
+    leaving = scope is not None and not scope.isEmpty()
+    if empty and scope is not None and not leaving:
+        # Nothing to add and nothing to delete: the MERGE would commit nothing.
+        return MergeResult(table.qualified_name, before, before, 0, 0, 0, 0)
+    if leaving and scope is not None:
         rows = with_deletions(rows, target, scope, table.keys)
+    elif scope is not None:
+        rows = kept(rows, table.keys)
     if scope is not None and table.content_keyed:
         rows = with_held_flag(rows, target, table.keys)
     view = f"merge_source_{table.schema}_{table.name}"
@@ -76,7 +86,9 @@ def merge_into(
         # chain of joins over bronze and small once computed, so compute it once.
         with scratch.staged(spark, rows, warehouse, table.qualified_name) as copy:
             if table.content_keyed:
-                return _delete_then_insert(spark, table, target.columns, copy, view, location)
+                return _delete_then_insert(
+                    spark, table, target.columns, copy, view, location, before, markers=leaving
+                )
             _run_with_view(spark, statement, copy, view)
     fault_point(f"after:{table.qualified_name}")
     after, metrics = _committed(location, before)
@@ -179,6 +191,9 @@ def _delete_then_insert(
     rows: DataFrame,
     view: str,
     location: str,
+    before: int | None,
+    *,
+    markers: bool,
 ) -> MergeResult:
     """The flagged MERGE of a content-keyed table as a delete-only MERGE, then an append.
 
@@ -189,14 +204,12 @@ def _delete_then_insert(
     and append. They are not one transaction, which is safe because only the run holding the
     warehouse lock writes these tables. Deleting first means a run cut off in between leaves
     no row that should have gone; the table then no longer matches its watermark and the
-    next run rebuilds it.
+    next run rebuilds it. `markers`: whether `rows` may hold deletion markers at all.
     """
-    before = table_version(location)
-    markers = rows.where(F.col(DELETE_FLAG))
     deleted = 0
-    if not markers.isEmpty():
+    if markers and not rows.where(F.col(DELETE_FLAG)).isEmpty():
         statement = merge_statement(table, columns, view, flagged=True, inserts=False)
-        _run_with_view(spark, statement, markers, view)
+        _run_with_view(spark, statement, rows.where(F.col(DELETE_FLAG)), view)
         _, metrics = _committed(location, before)
         deleted = int(metrics.get("numTargetRowsDeleted", 0))
         _before_commit(f"between:{table.qualified_name}")
@@ -222,11 +235,13 @@ def _before_commit(point: str) -> None:
 
 
 def _run_with_view(spark: SparkSession, statement: str, source: DataFrame, view: str) -> None:
-    source.createOrReplaceTempView(view)
-    try:
-        spark.sql(statement)
-    finally:
-        spark.catalog.dropTempView(view)
+    """Run `statement`, which reads `source` under the name `view`.
+
+    The frame travels with the statement (`spark.sql`'s DataFrame arguments): one request,
+    where a temporary view created before and dropped after took three.
+    """
+    escaped = statement.replace("{", "{{").replace("}", "}}")  # literal braces stay literal
+    spark.sql(re.sub(rf"\b{re.escape(view)}\b", "{source}", escaped), source=source)
 
 
 def append_into(
@@ -290,10 +305,7 @@ def _committed(location: str, before: int | None) -> tuple[int | None, dict[str,
     """The table's version after a write, and the metrics of its commits summed (none if it
     wrote nothing)."""
     drop_checkpoint_hint(location)
-    after = table_version(location)
-    if after is None or after == before:
-        return after, {}
-    return after, commits_metrics(location, -1 if before is None else before)
+    return version_and_metrics(location, before)
 
 
 def with_deletions(
@@ -321,6 +333,12 @@ def with_deletions(
         .where(F.col("_merge_rank") == 1)
         .drop("_merge_rank")
     )
+
+
+def kept(source: DataFrame, keys: tuple[str, ...]) -> DataFrame:
+    """`source` flagged as kept, one row per key, as `with_deletions` leaves it when there is
+    nothing to delete."""
+    return source.dropDuplicates(list(keys)).withColumn(DELETE_FLAG, F.lit(False))
 
 
 def with_held_flag(rows: DataFrame, target: DataFrame, keys: tuple[str, ...]) -> DataFrame:
