@@ -38,31 +38,32 @@ def ratio(top: float | None, bottom: float | None) -> float | None:
     return None if top is None or not bottom else top / bottom
 
 
+def share(top: tuple[str, str], bottom: tuple[str, str]) -> Callable[[Results], float | None]:
+    """The median wall time of one (scale, scenario) over another's."""
+    return lambda results: ratio(wall(results, *top), wall(results, *bottom))
+
+
 TARGETS = (
     Target(
         "incremental_fixed at M / at S",
         1.2,
-        lambda r: ratio(wall(r, "M", "incremental_fixed"), wall(r, "S", "incremental_fixed")),
+        share(("M", "incremental_fixed"), ("S", "incremental_fixed")),
     ),
     Target(
         "incremental_fixed at L / at S",
         1.5,
-        lambda r: ratio(wall(r, "L", "incremental_fixed"), wall(r, "S", "incremental_fixed")),
+        share(("L", "incremental_fixed"), ("S", "incremental_fixed")),
     ),
     Target(
-        "consent_only at M / full build at M",
-        0.15,
-        lambda r: ratio(wall(r, "M", "consent_only"), wall(r, "M", "full")),
+        "consent_only at M / full build at M", 0.15, share(("M", "consent_only"), ("M", "full"))
     ),
     Target(
-        "1% incremental at M / full build at M",
-        0.10,
-        lambda r: ratio(wall(r, "M", "incremental"), wall(r, "M", "full")),
+        "1% incremental at M / full build at M", 0.10, share(("M", "incremental"), ("M", "full"))
     ),
     Target(
         "1% incremental at M / DuckDB full recompute at M",
         0.5,
-        lambda r: ratio(wall(r, "M", "incremental"), wall(r, "M", "duckdb")),
+        share(("M", "incremental"), ("M", "duckdb")),
     ),
     *(
         Target(f"no-op run at {scale}", 1.0, lambda r, s=scale: wall(r, s, "no_op"), " s")
