@@ -393,14 +393,14 @@ def _row_count(location: str) -> int:
 # --- Processes -------------------------------------------------------------------------------
 
 
-class LakehouseProcess:
-    """A `lakehouse` command in its own process, its stderr read as it comes."""
+class Command:
+    """A process whose stderr is collected, line by line, as it arrives."""
 
-    def __init__(self, *arguments: str, **env: str) -> None:
+    def __init__(self, argv: list[str], **env: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lakehouse", *arguments],
+            argv,
             cwd=ROOT,
-            env={**os.environ, "RUST_LOG": "error", **env},
+            env={**os.environ, "PYTHONPATH": str(ROOT), "RUST_LOG": "error", **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -412,19 +412,33 @@ class LakehouseProcess:
     def _read(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
-            self.lines.append(line)
+            self.lines.append(line.rstrip("\n"))
 
-    def wait_for(self, text: str, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
         while not any(text in line for line in self.lines):
-            assert self.process.poll() is None, "".join(self.lines)
-            assert time.monotonic() < deadline, "".join(self.lines)
-            time.sleep(0.1)
+            assert self.process.poll() is None, f"exited before {text!r}:\n{self.stderr}"
+            assert time.monotonic() < deadline, f"no {text!r} within {timeout}s:\n{self.stderr}"
+            time.sleep(0.05)
 
-    def finish(self) -> tuple[int, str]:
-        code = self.process.wait(timeout=300)
+    def finish(self, timeout: float = 180) -> int:
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"still running after {timeout}s:\n{self.stderr}") from None
         self._reader.join(timeout=10)
-        return code, "".join(self.lines)
+        return code
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.lines)
+
+
+def lakehouse(*args: str, **env: str) -> Command:
+    """`python -m lakehouse <args>` as a `Command`."""
+    return Command([sys.executable, "-m", "lakehouse", *args], **env)
 
 
 # --- Storage outages --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from lakehouse.core.catalog import attach_warehouse
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
 from lakehouse.core.lock import LOCK_FILE
 from lakehouse.core.storage import upload_tree
-from tests.helpers import CuttableProxy, LakehouseProcess, s3_config
+from tests.helpers import CuttableProxy, lakehouse, s3_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -30,7 +30,7 @@ def test_glue_lost_before_the_publish_step_fails_the_run_not_the_configuration( 
     with prepared_environment(config):
         generate(tmp_path / "data", SAMPLE)
         upload_tree(tmp_path / "data", config.paths.landing)
-    run = LakehouseProcess(
+    run = lakehouse(
         "run",
         "storage=s3",
         f"storage.bucket={bucket}",
@@ -47,7 +47,7 @@ def test_glue_lost_before_the_publish_step_fails_the_run_not_the_configuration( 
     try:
         run.wait_for("fault: stalling at before:gold.machine_learning_curated", 240)
         glue.cut()
-        code, stderr = run.finish()
+        code, stderr = run.finish(timeout=300), run.stderr
     finally:
         glue.cut()
 

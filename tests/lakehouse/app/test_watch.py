@@ -30,7 +30,7 @@ from lakehouse.core.config import ConfigError, load_config
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
 from lakehouse.core.lock import warehouse_lock
 from lakehouse.core.storage import upload_file
-from tests.helpers import LakehouseProcess, deliver, s3_config
+from tests.helpers import Command, deliver, lakehouse, s3_config
 
 SAMPLE = GenerateOptions(customers=50, readings_per_customer=20, files=2, seed=1)
 STARTS_WITHIN = 180.0  # the engine's start and a first run on a busy machine
@@ -171,9 +171,9 @@ def site(sample: Path, tmp_path: Path) -> tuple[Path, Path]:
     return landing, tmp_path / "wh"
 
 
-def watcher(landing: Path, warehouse: Path, *overrides: str, **env: str) -> LakehouseProcess:
+def watcher(landing: Path, warehouse: Path, *overrides: str, **env: str) -> Command:
     paths = [f"paths.landing={landing}", f"paths.warehouse={warehouse}"]
-    return LakehouseProcess("run", "--watch", *paths, *overrides, **env)
+    return lakehouse("run", "--watch", *paths, *overrides, **env)
 
 
 def table_rows(warehouse: Path, name: str) -> list[dict[str, object]]:
@@ -194,12 +194,12 @@ def statuses(warehouse: Path) -> list[str]:
     return [str(run["status"]) for run in runs]
 
 
-def eventually(check: Callable[[], bool], process: LakehouseProcess, seconds: float) -> None:
+def eventually(check: Callable[[], bool], process: Command, seconds: float) -> None:
     """Poll `check` every 0.2 s until it holds; fail if the watcher ends or time runs out."""
     deadline = time.monotonic() + seconds
     while not check():
-        assert process.process.poll() is None, "".join(process.lines)
-        assert time.monotonic() < deadline, "".join(process.lines)
+        assert process.process.poll() is None, process.stderr
+        assert time.monotonic() < deadline, process.stderr
         time.sleep(0.2)
 
 
@@ -239,7 +239,7 @@ def consenting_steps(landing: Path, out: Path) -> set[int]:
     return times
 
 
-def idle(process: LakehouseProcess) -> bool:
+def idle(process: Command) -> bool:
     """Whether the watcher's last word is that it watches (its last run, if any, is over)."""
     return WATCHING in process.lines[-1]
 
@@ -251,10 +251,9 @@ def listing(folder: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def stop(process: LakehouseProcess, signum: int) -> tuple[int, list[str]]:
+def stop(process: Command, signum: int) -> tuple[int, list[str]]:
     process.process.send_signal(signum)
-    code, _ = process.finish()
-    return code, [line.rstrip("\n") for line in process.lines]
+    return process.finish(timeout=300), list(process.lines)
 
 
 @pytest.mark.slow
@@ -338,8 +337,8 @@ def test_a_run_in_progress_holds_the_warehouse_and_sigint_interrupts_it_like_a_r
 
     # Another run meanwhile: busy, as beside any other run (no two runs at once).
     paths = [f"paths.landing={landing}", f"paths.warehouse={warehouse}"]
-    other = LakehouseProcess("run", *paths, "run.lock_timeout_seconds=0")
-    code, stderr = other.finish()
+    other = lakehouse("run", *paths, "run.lock_timeout_seconds=0")
+    code, stderr = other.finish(timeout=300), other.stderr
     assert code == 3 and "busy: " in stderr, stderr
 
     code, lines = stop(running, signal.SIGINT)
@@ -369,8 +368,8 @@ def test_a_busy_warehouse_is_waited_for_not_given_up(site: tuple[Path, Path]) ->
         )
         running.wait_for("busy: ", STARTS_WITHIN)
         time.sleep(2)  # tried again meanwhile, and still there
-        assert running.process.poll() is None, "".join(running.lines)
-        assert sum("busy: " in line for line in running.lines) >= 2, "".join(running.lines)
+        assert running.process.poll() is None, running.stderr
+        assert sum("busy: " in line for line in running.lines) >= 2, running.stderr
         assert statuses(warehouse) == []
     eventually(lambda: idle(running), running, ARRIVES_WITHIN)
     assert statuses(warehouse) == ["succeeded"]

@@ -16,7 +16,7 @@ from lakehouse.core.catalog import attach_warehouse
 from lakehouse.core.delta_log import is_delta_table, table_version
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
 from lakehouse.core.storage import upload_tree
-from tests.helpers import LakehouseProcess, s3_config
+from tests.helpers import lakehouse, s3_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -46,7 +46,7 @@ def test_a_run_paused_past_its_lease_stops_before_writing_beside_the_next(  # ty
         upload_tree(tmp_path / "data", config.paths.landing)
 
     # The first run is frozen (SIGSTOP) just before its first silver commit.
-    paused = LakehouseProcess(
+    paused = lakehouse(
         "run",
         *given,
         **{FAULT_ENV: "before:silver.customer_trusted", ACTION_ENV: "stall", STALL_ENV: "3"},
@@ -55,14 +55,15 @@ def test_a_run_paused_past_its_lease_stops_before_writing_beside_the_next(  # ty
     os.kill(paused.process.pid, signal.SIGSTOP)
     try:
         # Its lease expires; the next run takes it over and brings every table up to date.
-        code, stderr = LakehouseProcess("run", *given).finish()
+        other = lakehouse("run", *given)
+        code, stderr = other.finish(timeout=300), other.stderr
         assert code == 0, stderr
         with prepared_environment(config):
             done = versions(config.paths.warehouse)
     finally:
         os.kill(paused.process.pid, signal.SIGCONT)
 
-    code, stderr = paused.finish()
+    code, stderr = paused.finish(timeout=300), paused.stderr
     assert code == 1, stderr
     assert "lost the warehouse lease" in stderr and "Traceback" not in stderr
     with prepared_environment(config):

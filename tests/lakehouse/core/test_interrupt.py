@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, STALL_ENV
 from lakehouse.core.lock import LOCK_FILE
 from lakehouse.core.scratch import STAGING
 from lakehouse.core.storage import s3_client, split_s3, upload_tree
-from tests.helpers import ROOT, deliver, s3_config, snapshot
+from tests.helpers import ROOT, Command, deliver, lakehouse, s3_config, snapshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -38,53 +37,6 @@ SAMPLE = GenerateOptions(customers=50, readings_per_customer=20, files=2, seed=1
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # Generous: cleanup takes well under a second; the promise is "seconds, not minutes".
 STOPS_WITHIN = 15.0
-
-
-class Command:
-    """A process whose stderr is collected as it arrives."""
-
-    def __init__(self, argv: list[str], **env: str) -> None:
-        self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "RUST_LOG": "error", **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
-            assert self.process.poll() is None, f"exited before {text!r}:\n{self.stderr}"
-            assert time.monotonic() < deadline, f"no {text!r} within {timeout}s:\n{self.stderr}"
-            time.sleep(0.05)
-
-    def finish(self, timeout: float = 180) -> int:
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError(f"still running after {timeout}s:\n{self.stderr}") from None
-        self._reader.join(timeout=10)
-        return code
-
-    @property
-    def stderr(self) -> str:
-        return "\n".join(self.lines)
-
-
-def lakehouse(*args: str, **env: str) -> Command:
-    return Command([sys.executable, "-m", "lakehouse", *args], **env)
 
 
 def run_command(config: Config, *overrides: str, **env: str) -> Command:
