@@ -200,9 +200,10 @@ class IngestConfig:
 class TablesConfig:
     # The silver readings tables mark deleted rows (a withdrawn consent) in deletion vectors
     # instead of rewriting the files that hold them: consent changes cost what they delete, not
-    # the table's size. Their readers then need Delta's deletionVectors feature (deltalake's
-    # to_pandas lacks it), and a table keeps needing it once it has it. Gold never uses them.
-    deletion_vectors: bool = False
+    # the table's size. Their readers need Delta's deletionVectors feature (every engine the
+    # lakehouse runs on has it; deltalake's to_pandas does not), and a table keeps needing it
+    # once it has it. The gold tables never use them.
+    deletion_vectors: bool = True
 
 
 @dataclass

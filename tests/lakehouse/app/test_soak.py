@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.app.cli import main
 from lakehouse.app.erasure import erase_customer
-from lakehouse.app.maintenance import restore, vacuum
+from lakehouse.app.maintenance import restore, vacuum, with_vacuum
 from lakehouse.app.pipeline import operation, run_pipeline
 from lakehouse.core.catalog import table_location
 from lakehouse.core.config import Config, load_config
@@ -132,8 +132,12 @@ def season(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 landing.erase(step.email)
             elif step.kind == "vacuum":
                 target = f"retain {step.retain_hours:g}h"
-                with operation(spark, config, "vacuum", target) as (ctx, _):
-                    vacuum(ctx, sorted(ctx.ensured), step.retain_hours)
+                with operation(spark, config, "vacuum", target) as (ctx, results):
+                    # As `lakehouse vacuum` does: a table rewritten first (deletion vectors)
+                    # has a new version, which `--as-of` this run must read.
+                    results.extend(
+                        with_vacuum([], vacuum(ctx, sorted(ctx.ensured), step.retain_hours))
+                    )
                 run_id = ctx.run_id
             elif step.kind == "restore":
                 earlier = checkpoints[-1 - step.runs_back]
