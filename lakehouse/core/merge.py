@@ -114,10 +114,8 @@ def delete_matching(
     location = table.location(warehouse)
     before = table_version(location)
     view = f"delete_keys_{table.schema}_{table.name}"
-    on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
-    statement = f"MERGE INTO {table.qualified_name} t USING {view} s ON {on}\n"
     fence.check()
-    _run_with_view(spark, statement + "WHEN MATCHED THEN DELETE", keys, view)
+    _run_with_view(spark, delete_statement(table, view), keys.select(*table.keys), view)
     after, metrics = _committed(location, before)
     deleted = int(metrics.get("numTargetRowsDeleted", 0))
     return MergeResult(table.qualified_name, before, after, None, 0, 0, deleted)
@@ -207,9 +205,11 @@ def _delete_then_insert(
     next run rebuilds it. `markers`: whether `rows` may hold deletion markers at all.
     """
     deleted = 0
-    if markers and not rows.where(F.col(DELETE_FLAG)).isEmpty():
-        statement = merge_statement(table, columns, view, flagged=True, inserts=False)
-        _run_with_view(spark, statement, rows.where(F.col(DELETE_FLAG)), view)
+    doomed = rows.where(F.col(DELETE_FLAG)).select(*table.keys)
+    if markers and not doomed.isEmpty():
+        # Only the markers' keys, and no condition on the source's flag: with the condition
+        # and every column the same deletion took twice as long on Sail (2M-row target).
+        _run_with_view(spark, delete_statement(table, view), doomed, view)
         _, metrics = _committed(location, before)
         deleted = int(metrics.get("numTargetRowsDeleted", 0))
         _before_commit(f"between:{table.qualified_name}")
@@ -355,7 +355,6 @@ def merge_statement(
     *,
     delete_unmatched: bool = False,
     flagged: bool = False,
-    inserts: bool = True,
 ) -> str:
     """The MERGE statement; content-keyed tables get no update clause (see `TableSpec`)."""
     on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
@@ -363,17 +362,22 @@ def merge_statement(
     clauses = []
     if flagged:
         clauses.append(f"WHEN MATCHED AND s.`{DELETE_FLAG}` THEN DELETE")
-    if values and inserts and not table.content_keyed:
+    if values and not table.content_keyed:
         unchanged = " AND ".join(f"t.`{c}` <=> s.`{c}`" for c in values)
         assignments = ", ".join(f"`{c}` = s.`{c}`" for c in values)
         clauses.append(f"WHEN MATCHED AND NOT ({unchanged}) THEN UPDATE SET {assignments}")
     column_list = ", ".join(f"`{c}`" for c in columns)
     source_list = ", ".join(f"s.`{c}`" for c in columns)
     insert_when = f" AND NOT s.`{DELETE_FLAG}`" if flagged else ""
-    if inserts:
-        clauses.append(
-            f"WHEN NOT MATCHED{insert_when} THEN INSERT ({column_list}) VALUES ({source_list})"
-        )
+    clauses.append(
+        f"WHEN NOT MATCHED{insert_when} THEN INSERT ({column_list}) VALUES ({source_list})"
+    )
     if delete_unmatched:
         clauses.append("WHEN NOT MATCHED BY SOURCE THEN DELETE")
     return f"MERGE INTO {table.qualified_name} t USING {view} s ON {on}\n" + "\n".join(clauses)
+
+
+def delete_statement(table: TableSpec, view: str) -> str:
+    """The MERGE that deletes the rows whose keys `view` holds (its only columns)."""
+    on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
+    return f"MERGE INTO {table.qualified_name} t USING {view} s ON {on}\nWHEN MATCHED THEN DELETE"

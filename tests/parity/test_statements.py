@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from lakehouse.app.tables import TABLES
 from lakehouse.core.catalog import sql_text
 from lakehouse.core.delta_log import SparkSqlLog
-from lakehouse.core.merge import merge_statement
+from lakehouse.core.merge import delete_statement, merge_statement
 from lakehouse.core.ops_tables import RUN_TABLES, RUNS, SUPPRESSION_LIST, WATERMARKS
 from tests.helpers import on_classic_spark
 
@@ -57,11 +57,7 @@ def engine_statements() -> list[str]:
         for flagged in (False, True):
             statements.append(merge_statement(table, columns, "v", flagged=flagged))
         statements.append(merge_statement(table, columns, "v", delete_unmatched=True))
-        statements.append(merge_statement(table, columns, "v", flagged=True, inserts=False))
-        on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
-        statements.append(
-            f"MERGE INTO {table.qualified_name} t USING v s ON {on}\nWHEN MATCHED THEN DELETE"
-        )
+        statements.append(delete_statement(table, "v"))
         column_list = ", ".join(f"`{c}`" for c in columns)
         statements.append(f"INSERT INTO {table.qualified_name} SELECT {column_list} FROM v")
         statements.append(f"INSERT OVERWRITE {table.qualified_name} SELECT {column_list} FROM v")

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from lakehouse.core.catalog import TableSpec, ensure_properties, ensure_table
 from lakehouse.core.delta_log import delta_table, may_hold_deletion_vectors
 from lakehouse.core.faults import ACTION_ENV, FAULT_ENV, InjectedFault
-from lakehouse.core.merge import MergeResult, merge_into, merge_statement
+from lakehouse.core.merge import MergeResult, delete_statement, merge_into, merge_statement
 from silver.tables import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from tests.helpers import rows
 
@@ -27,8 +27,8 @@ def test_only_tables_whose_rows_can_change_get_an_update_clause() -> None:
     assert "WHEN NOT MATCHED AND NOT s.`_merge_delete` THEN INSERT" in content_keyed
     customers = merge_statement(CUSTOMER_TRUSTED, ["email", "phone"], "s")
     assert "WHEN MATCHED AND NOT (t.`phone` <=> s.`phone`) THEN UPDATE" in customers
-    delete_only = merge_statement(ACCELEROMETER_TRUSTED, COLUMNS, "s", flagged=True, inserts=False)
-    assert delete_only.endswith("WHEN MATCHED AND s.`_merge_delete` THEN DELETE")
+    delete_only = delete_statement(ACCELEROMETER_TRUSTED, "s")
+    assert delete_only.endswith("ON t.`reading_id` = s.`reading_id`\nWHEN MATCHED THEN DELETE")
 
 
 @pytest.mark.parametrize("deletion_vectors", [False, True], ids=["rewrites", "deletion-vectors"])
