@@ -22,15 +22,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 DIGEST_PREFIX = "sha256:"
+SHIPPED_TABLES = "unicode_tables.json"
 _DIGEST_CHARS = 16
 # RFC 5321's limit on a forward path, the longest address any mail system delivers to.
 MAX_EMAIL_LENGTH = 254
@@ -89,22 +93,50 @@ class UnicodeTables:
 @functools.cache
 def unicode_tables() -> UnicodeTables:
     """The tables from this Python's Unicode data, spelled out rather than `\\p{Cf}` (the
-    engines' regular expressions carry Unicode tables of their own versions). Built on first
-    use: a scan of every code point takes most of a second, which a command that matches no
-    email (a run with nothing new) should not pay."""
+    engines' regular expressions carry Unicode tables of their own versions).
+
+    Read from the copy shipped beside this module when it was made from the same Unicode
+    version as this Python's (`python -m lakehouse.core.identity` writes it; a test fails when
+    it is stale), built otherwise: a scan of every code point takes half a second, which every
+    run that matches an email would pay."""
+    shipped = json.loads(resources.files("lakehouse.core").joinpath(SHIPPED_TABLES).read_text())
+    if shipped["unidata_version"] != unicodedata.unidata_version:
+        return _tables(*_characters())
+    return _tables(shipped["format_characters"], shipped["folded_from"], shipped["folded_to"])
+
+
+def _characters() -> tuple[str, str, str]:
+    """The format characters, and the non-ASCII characters folded to ASCII with their folds,
+    from this Python's Unicode data."""
     format_codes = _codes(lambda c: unicodedata.category(c) == "Cf")
     as_ascii = {
         character: form
         for character in _decomposable(range(0x80, sys.maxunicode + 1))
         if len(form := unicodedata.normalize("NFKC", character)) == 1 and "!" <= form <= "~"
     }
+    return "".join(map(chr, format_codes)), "".join(as_ascii), "".join(as_ascii.values())
+
+
+def _tables(format_characters: str, folded_from: str, folded_to: str) -> UnicodeTables:
     return UnicodeTables(
-        format_characters="".join(map(chr, format_codes)),
-        format_pattern=f"[{_ranges(format_codes)}]",
-        folded_from="".join(as_ascii),
-        folded_to="".join(as_ascii.values()),
-        fold=str.maketrans(as_ascii),
+        format_characters=format_characters,
+        format_pattern=f"[{_ranges([ord(c) for c in format_characters])}]",
+        folded_from=folded_from,
+        folded_to=folded_to,
+        fold=str.maketrans(dict(zip(folded_from, folded_to, strict=True))),
     )
+
+
+def shipped_tables_text() -> str:
+    """The content of the shipped tables file, built from this Python's Unicode data."""
+    format_characters, folded_from, folded_to = _characters()
+    tables = {
+        "unidata_version": unicodedata.unidata_version,
+        "format_characters": format_characters,
+        "folded_from": folded_from,
+        "folded_to": folded_to,
+    }
+    return json.dumps(tables, indent=1) + "\n"
 
 
 # What an address may hold besides its one `@`: printable ASCII but the space and the JSON
@@ -194,3 +226,7 @@ def digest_of(email: Column) -> Column:
     """`email_digest` as a column expression (NULL: not an address)."""
     digest = F.substring(F.sha2(email_identity(email), 256), 1, _DIGEST_CHARS)
     return F.concat(F.lit(DIGEST_PREFIX), digest)
+
+
+if __name__ == "__main__":  # python -m lakehouse.core.identity: refresh the shipped tables
+    Path(__file__).with_name(SHIPPED_TABLES).write_text(shipped_tables_text())

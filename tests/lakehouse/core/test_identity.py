@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
+from importlib.resources import files
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.core import identity as identity_module
 from lakehouse.core.identity import (
     MAX_EMAIL_LENGTH,
     WHITESPACE,
@@ -203,3 +206,24 @@ def test_classic_spark_spells_generated_unicode_as_python_does(
         rows = on_engine(classic_spark, emails)
     for email, identity in rows:
         assert identity == canonical_email(email), repr(email)
+
+
+def test_the_shipped_unicode_tables_are_this_pythons_and_used_only_when_they_match(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shipped = files("lakehouse.core").joinpath(identity_module.SHIPPED_TABLES).read_text()
+    if json.loads(shipped)["unidata_version"] == unicodedata.unidata_version:
+        assert shipped == identity_module.shipped_tables_text(), (
+            "stale: run `python -m lakehouse.core.identity` and commit the file"
+        )
+    built = identity_module._tables(*identity_module._characters())
+    identity_module.unicode_tables.cache_clear()
+    try:
+        assert identity_module.unicode_tables() == built
+        # Another Unicode version (another Python): built from its own data, not read.
+        monkeypatch.setattr(identity_module, "_characters", lambda: ("\u200b", "\uff20", "@"))
+        monkeypatch.setattr(identity_module.unicodedata, "unidata_version", "0.0.0")
+        identity_module.unicode_tables.cache_clear()
+        assert identity_module.unicode_tables().folded_from == "\uff20"
+    finally:
+        identity_module.unicode_tables.cache_clear()
