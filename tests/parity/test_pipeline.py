@@ -45,7 +45,7 @@ from lakehouse.core.config import Config
 from lakehouse.core.increments import Build, Increment
 from lakehouse.core.landing import LandingFile, checked, survey
 from lakehouse.core.landing_lines import landing_lines
-from lakehouse.core.merge import DELETE_FLAG, with_deletions
+from lakehouse.core.merge import DELETE_FLAG, flagged_source
 from silver.job import (
     Read,
     accelerometer_trusted_from,
@@ -125,7 +125,9 @@ def merged(target: DataFrame, content: DataFrame, scope: DataFrame, table: Table
     """The table after the jobs' flagged MERGE of `content` (`merge.merge_statement`): matched
     keys take the source row or, for a deletion marker, go; unmatched source rows are added."""
     keys = list(table.keys)
-    rows = with_deletions(content.select(*target.columns), target, scope, table.keys)
+    rows = flagged_source(
+        content.select(*target.columns), target, table.keys, leaving=scope, held=False
+    )
     untouched = target.join(rows.select(*keys), keys, "left_anti")
     return untouched.unionByName(rows.where(~F.col(DELETE_FLAG)).drop(DELETE_FLAG))
 

@@ -29,7 +29,7 @@ from bronze.transforms import (
 from gold.transforms import aligned_with_accelerometer, customers_with_readings
 from lakehouse.core.identity import digest_of, email_identity
 from lakehouse.core.landing import LINES_SCHEMA
-from lakehouse.core.merge import with_deletions, with_held_flag
+from lakehouse.core.merge import flagged_source
 from lakehouse.core.suppression import without_suppressed, without_suppressed_text
 from silver.changes import (
     at_moment_times,
@@ -529,8 +529,7 @@ def test_merge_flags(spark: SparkSession, classic_spark: SparkSession) -> None:
         target = s.createDataFrame([("a", 1.0), ("b", 2.0), ("c", 1e-5)], schema)
         source = s.createDataFrame([("a", 1.5), ("d", 4.0)], schema)
         scope = s.createDataFrame([("a",), ("b",)], "k STRING")
-        rows = with_deletions(source, target, scope, ("k",))
-        return with_held_flag(rows, target, ("k",))
+        return flagged_source(source, target, ("k",), leaving=scope, held=True)
 
     on_both(spark, classic_spark, flagged)
 
