@@ -16,10 +16,9 @@ reader needs should stay bounded by checkpoints. At the end the tables are read 
 
 Simulated days pass in seconds, so a Delta log retention (30 days) could never expire anything:
 the harness moves the warehouse's clock instead. When the calendar moves on by N days, every
-file in each `_delta_log` is made N days older (its modification time, which log retention
-counts). Tombstones of replaced data files count their own commit timestamps and cannot be
-aged: checkpoints keep all of them here (an upper bound on a real year, where they expire
-after `delta.deletedFileRetentionDuration`, 7 days).
+file in each `_delta_log` is made N days older: its modification time (which log retention
+counts) and the `deletionTimestamp` of every tombstone in it (which vacuum and checkpoints
+count: a checkpoint drops tombstones older than `delta.deletedFileRetentionDuration`, 7 days).
 
 In a calendar both the data and the history grow with the days, so a rising figure alone does
 not say which one it follows. Every `--twin-every` days the harness therefore builds a twin: a

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
 from gold.transforms import MACHINE_LEARNING_COLUMNS
@@ -302,11 +305,53 @@ class Landing:
 
 
 def age_logs(warehouse: Path, days: int) -> None:
-    """Make every Delta log file in the warehouse `days` older, as if that time had passed
-    (log retention counts a log file's modification time)."""
+    """Make every Delta log in the warehouse `days` older, as if that time had passed.
+
+    Two clocks are in a log: log retention counts each log file's modification time, and the
+    tombstones of replaced data files count their `remove.deletionTimestamp`; checkpoints keep
+    a tombstone only until it is older than `delta.deletedFileRetentionDuration` (7 days), so
+    left unaged, every tombstone of a simulated year would stay in every checkpoint.
+    """
+    shift_ms = days * 86_400_000
     for path in warehouse.glob("*/*/_delta_log/*"):
         stat = path.stat()
+        if path.name.endswith(".json"):
+            _age_commit_tombstones(path, shift_ms)
+        elif path.name.endswith(".checkpoint.parquet"):
+            _age_checkpoint_tombstones(path, shift_ms)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - days * 86_400 * 10**9))
+
+
+def _age_commit_tombstones(commit: Path, shift_ms: int) -> None:
+    lines = commit.read_text().splitlines()
+    aged = []
+    for line in lines:
+        action = json.loads(line) if '"remove"' in line else {}
+        remove = action.get("remove")
+        if remove and remove.get("deletionTimestamp") is not None:
+            remove["deletionTimestamp"] -= shift_ms
+            line = json.dumps(action, separators=(",", ":"))
+        aged.append(line)
+    if aged != lines:
+        commit.write_text("\n".join(aged) + "\n")
+
+
+def _age_checkpoint_tombstones(checkpoint: Path, shift_ms: int) -> None:
+    table = pq.read_table(checkpoint)
+    if "remove" not in table.column_names:
+        return
+    removes = table.column("remove").combine_chunks()
+    if removes.null_count == len(removes):
+        return
+    fields = [
+        pc.subtract(removes.field(i), shift_ms)
+        if f.name == "deletionTimestamp"
+        else removes.field(i)
+        for i, f in enumerate(removes.type)
+    ]
+    aged = pa.StructArray.from_arrays(fields, fields=list(removes.type), mask=removes.is_null())
+    index = table.column_names.index("remove")
+    pq.write_table(table.set_column(index, table.field(index), aged), checkpoint)
 
 
 def oracle_tables(landing: Path, salt: str) -> Tables:

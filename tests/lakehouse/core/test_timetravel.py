@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
@@ -334,6 +336,52 @@ def test_maintenance_commits_keep_the_log_within_its_retention(spark: SparkSessi
     assert all(int(p.name[:20]) >= 10 for p in delta_log_files(config, table, ".crc"))
     counts = [spark.sql(f"SELECT * FROM {table} VERSION AS OF {v}").count() for v in versions]
     assert counts == [0, 1] * 6
+
+
+def test_a_week_on_the_soak_clock_expires_tombstones_as_a_real_week_would(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The soak moves the warehouse's clock with `age_logs`: replaced files' tombstones age
+    with it (commits and checkpoints alike), so the engine's next checkpoint drops the ones
+    past `delta.deletedFileRetentionDuration` (7 days) and keeps the fresh ones."""
+    location = tmp_path / "warehouse" / "s" / "t"
+    log = location / "_delta_log"
+    spark.range(0, 100).write.format("delta").save(str(location))
+
+    def replace_a_file(row: int) -> None:  # a MERGE that deletes rewrites a file: a tombstone
+        spark.createDataFrame([(row,)], "id long").write.format("delta").mode("append").save(
+            str(location)
+        )
+        spark.sql(
+            f"MERGE INTO delta.`{location}` t USING (SELECT {row} AS id) s ON t.id = s.id "
+            "WHEN MATCHED THEN DELETE"
+        )
+
+    for row in range(1000, 1006):  # versions 1-12: checkpoint 10 holds tombstones
+        replace_a_file(row)
+    old = {r["path"] for r in checkpoint_removes(log / f"{10:020d}.checkpoint.parquet")}
+    assert old, "a checkpoint keeps the week's tombstones"
+
+    age_logs(tmp_path / "warehouse", days=8)
+    week_ago_ms = (time.time() - 7 * 86_400) * 1000
+    aged = checkpoint_removes(log / f"{10:020d}.checkpoint.parquet")
+    assert {r["path"] for r in aged} == old and all(
+        r["deletionTimestamp"] < week_ago_ms for r in aged
+    )
+    replace_a_file(2000)  # versions 13-14: fresh tombstones
+    appended = 0
+    while table_version(str(location)) < 20 and appended < 10:  # the next checkpoint: 20
+        appended += 1
+        spark.range(5000 + appended, 5001 + appended).write.format("delta").mode("append").save(
+            str(location)
+        )
+    kept = {r["path"] for r in checkpoint_removes(log / f"{20:020d}.checkpoint.parquet")}
+    assert kept and not kept & old, (kept, old)
+    assert spark.read.format("delta").load(str(location)).count() == 100 + appended
+
+
+def checkpoint_removes(checkpoint: Path) -> list[dict]:  # type: ignore[type-arg]
+    return [r for r in pq.read_table(checkpoint).column("remove").to_pylist() if r]
 
 
 def table_version_of(config, table: str) -> int:  # type: ignore[no-untyped-def]
