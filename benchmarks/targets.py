@@ -1,16 +1,18 @@
 """The scheduled-run targets, judged from the benchmark results of each scale.
 
-    python -m benchmarks.targets            # reads benchmarks/results/{S,M,L}.json
+    python -m benchmarks.targets    # reads benchmarks/results/{S,M,L,soak-30,watch-S}.json
 
 Prints a Markdown table: each target, its limit, the figure measured (each scale's figures come
-from one invocation of `benchmarks.bench`; cross-scale ratios divide medians of two), and
-whether it holds. A scale not measured is left out. Never a test: figures to read.
+from one invocation of `benchmarks.bench`; cross-scale ratios divide medians of two; the soak's
+from `make soak DAYS=30`, the watch's from `benchmarks.watch_latency --scale S`), and whether it
+holds. A result not measured is left out. Never a test: figures to read.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,22 @@ def share(top: tuple[str, str], bottom: tuple[str, str]) -> Callable[[Results], 
     return lambda results: ratio(wall(results, *top), wall(results, *bottom))
 
 
+def soak_memory_growth(results: Results) -> float | None:
+    """Median peak RSS of the soak's last 5 scheduled runs over its first 5."""
+    steps = results.get("soak-30", {}).get("steps")
+    if not isinstance(steps, list):
+        return None
+    peaks = [float(step["peak_rss_mib"]) for step in steps if step["kind"] == "run"]
+    if len(peaks) < 10:
+        return None
+    return statistics.median(peaks[-5:]) / statistics.median(peaks[:5])
+
+
+def watch_latency(results: Results) -> float | None:
+    measured = results.get("watch-S", {}).get("median_latency_seconds")
+    return float(measured) if isinstance(measured, int | float) else None
+
+
 TARGETS = (
     Target(
         "incremental_fixed at M / at S",
@@ -69,6 +87,8 @@ TARGETS = (
         Target(f"no-op run at {scale}", 1.0, lambda r, s=scale: wall(r, s, "no_op"), " s")
         for scale in ("S", "M", "L")
     ),
+    Target("30-day soak: peak RSS, last 5 runs / first 5", 1.15, soak_memory_growth),
+    Target("run --watch at S: file landed -> rows in gold, median", 5.0, watch_latency, " s"),
 )
 
 
@@ -90,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {
         scale: json.loads(path.read_text())
-        for scale in ("S", "M", "L")
+        for scale in ("S", "M", "L", "soak-30", "watch-S")
         if (path := args.results / f"{scale}.json").exists()
     }
     print(table(results))
