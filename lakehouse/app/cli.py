@@ -486,7 +486,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         # Each run is timed from its own start: the engine started once, before the first.
         watch(config, lambda spark: _run(args, config, spark, tables, time.perf_counter()))
     if may_skip_engine(args, config):
-        unchanged = up_to_date(config)
+        with prepared_environment(config):  # the store's settings, as the engine would have them
+            unchanged = up_to_date(config)
         if unchanged is not None:
             log_notes(unchanged)
             seconds = time.perf_counter() - started

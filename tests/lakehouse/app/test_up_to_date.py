@@ -200,3 +200,36 @@ def test_the_run_log_is_untouched_by_a_no_op(site: Path) -> None:
     before = table_version(RUNS.location(str(site / "wh")))
     assert main(["run", "--quiet", *overrides(site)]) == 0
     assert table_version(RUNS.location(str(site / "wh"))) == before
+
+
+def test_a_no_op_on_an_s3_endpoint_named_only_in_the_configuration(
+    moto_endpoint: str, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine-free check reads the store with the configuration's endpoint (MinIO, moto),
+    not boto3's default AWS one, and leaves the process environment as it found it."""
+    import boto3
+
+    from lakehouse.app.generate import GenerateOptions, generate
+    from lakehouse.core.aws import prepared_environment
+    from lakehouse.core.storage import upload_tree
+
+    bucket = f"stedi-no-op-{os.getpid()}"
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket
+    )
+    options = ["storage=s3", f"storage.bucket={bucket}", f"storage.endpoint_url={moto_endpoint}"]
+    generate(tmp_path / "data", GenerateOptions(customers=6, readings_per_customer=3, files=1))
+    with prepared_environment(load_config(options)):
+        upload_tree(tmp_path / "data", load_config(options).paths.landing)
+    assert main(["run", "--quiet", *options]) == 0
+    capsys.readouterr()
+    environment = dict(os.environ)
+
+    def no_engine(*_: object) -> None:
+        raise AssertionError("the engine was started")
+
+    monkeypatch.setattr("lakehouse.core.engine.open_session", no_engine)
+    assert main(["run", "--quiet", *options]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("up to date: nothing new to ingest or rebuild"), (out, err)
+    assert dict(os.environ) == environment
