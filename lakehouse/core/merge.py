@@ -384,7 +384,7 @@ def merge_statement(
     flagged: bool = False,
 ) -> str:
     """The MERGE statement; content-keyed tables get no update clause (see `TableSpec`)."""
-    on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
+    on = _matching_keys(table)
     values = [c for c in columns if c not in table.keys]
     clauses = []
     if flagged:
@@ -406,5 +406,9 @@ def merge_statement(
 
 def delete_statement(table: TableSpec, view: str) -> str:
     """The MERGE that deletes the rows whose keys `view` holds (its only columns)."""
-    on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
+    on = _matching_keys(table)
     return f"MERGE INTO {table.qualified_name} t USING {view} s ON {on}\nWHEN MATCHED THEN DELETE"
+
+
+def _matching_keys(table: TableSpec) -> str:
+    return " AND ".join(f"t.`{key}` = s.`{key}`" for key in table.keys)
